@@ -1,0 +1,38 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Both create the virtual environment first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# A CPU build of torch (a plain `torch` can pull a multi-GB CUDA build); override e.g. TORCH_SPEC="torch>=2.3"
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+export WANDB_MODE ?= offline
+export WANDB_SILENT ?= true
+
+.PHONY: install demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/python -m sb3_reinforce.demo
+
+test: install
+	$(BIN)/python -m pytest -q tests
+
+lint: install
+	$(BIN)/ruff check sb3_reinforce tests
+	$(BIN)/ruff format --check sb3_reinforce tests
+	$(BIN)/mypy sb3_reinforce
+
+format: install
+	$(BIN)/ruff format sb3_reinforce tests
+	$(BIN)/ruff check --fix sb3_reinforce tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
