@@ -167,13 +167,6 @@ class EpisodeBuffer:
             bad = np.flatnonzero(~np.isfinite(rewards)).tolist()
             raise ValueError(f"The env returned a non-finite reward {rewards[bad].tolist()} (env index {bad}).")
         if self.pos == self.capacity:
-            if self.capacity >= self.max_rows:
-                raise RolloutTooLongError(
-                    f"The rollout took {self.pos * self.n_envs} env steps (max_rollout_steps={self.max_rollout_steps}) "
-                    f"and has finished only {int(np.minimum(self.episodes_done, self.quotas).sum())} of its "
-                    f"n_episodes={self.n_episodes} episodes. Raise max_rollout_steps, lower n_episodes, or put a time "
-                    "limit on the env (gymnasium.wrappers.TimeLimit, or max_episode_steps in gymnasium.make)."
-                )
             self._grow(min(self.max_rows, 2 * self.capacity))
         pos = self.pos
         if isinstance(self.observations, dict):
@@ -190,6 +183,13 @@ class EpisodeBuffer:
         self.episodes_done += keep & dones
         self.pos += 1
         self.full = bool(np.all(self.episodes_done >= self.quotas))
+        if not self.full and self.pos == self.max_rows:
+            raise RolloutTooLongError(
+                f"The rollout took {self.pos * self.n_envs} env steps (max_rollout_steps={self.max_rollout_steps}) "
+                f"and has finished only {int(np.minimum(self.episodes_done, self.quotas).sum())} of its "
+                f"n_episodes={self.n_episodes} episodes. Raise max_rollout_steps, lower n_episodes, or put a time "
+                "limit on the env (gymnasium.wrappers.TimeLimit, or max_episode_steps in gymnasium.make)."
+            )
 
     def get(self) -> EpisodeBatch:
         """

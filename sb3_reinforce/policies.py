@@ -145,6 +145,7 @@ class ReinforcePolicy(BasePolicy):
                 latent_dim=latent_dim_pi, log_std_init=self.log_std_init
             )
         else:
+            assert isinstance(self.action_dist, (CategoricalDistribution, MultiCategoricalDistribution, BernoulliDistribution))
             self.action_net = self.action_dist.proba_distribution_net(latent_dim=latent_dim_pi)
 
         module_gains: dict[nn.Module, float] = {
@@ -193,13 +194,14 @@ class ReinforcePolicy(BasePolicy):
         features = self.extract_features(obs, self.vf_features_extractor)
         return self.value_net(self.critic_net(features))
 
-    def evaluate_actions(self, obs: PyTorchObs, actions: th.Tensor) -> tuple[th.Tensor | None, th.Tensor, th.Tensor]:
+    def evaluate_actions(self, obs: PyTorchObs, actions: th.Tensor) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
         """
         Evaluate actions under the current policy, as SB3's ``ActorCriticPolicy.evaluate_actions`` does.
 
         :param obs: Observations
         :param actions: Actions (as sampled, before any clipping)
         :return: V(s) (None when the policy has no value head), log pi(a|s) and the entropy of pi(.|s)
+            (None where the distribution has no closed form, as in SB3)
         """
         distribution = self.get_distribution(obs)
         values = self.predict_values(obs) if self.use_value_net else None
@@ -228,8 +230,9 @@ class CnnPolicy(ReinforcePolicy):
     Parameters as in :class:`ReinforcePolicy`.
     """
 
-    def __init__(self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = NatureCNN, **kwargs: Any):
-        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("features_extractor_class", NatureCNN)
+        super().__init__(*args, **kwargs)
 
 
 class MultiInputPolicy(ReinforcePolicy):
@@ -238,5 +241,6 @@ class MultiInputPolicy(ReinforcePolicy):
     Parameters as in :class:`ReinforcePolicy`.
     """
 
-    def __init__(self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = CombinedExtractor, **kwargs: Any):
-        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("features_extractor_class", CombinedExtractor)
+        super().__init__(*args, **kwargs)

@@ -108,8 +108,19 @@ class REINFORCE(OnPolicyAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ):
-        _check_arguments(policy, self.policy_aliases, learning_rate, n_episodes, gamma, baseline, ent_coef, vf_coef,
-                         max_grad_norm, max_rollout_steps, policy_kwargs)
+        _check_arguments(
+            policy,
+            self.policy_aliases,
+            learning_rate,
+            n_episodes,
+            gamma,
+            baseline,
+            ent_coef,
+            vf_coef,
+            max_grad_norm,
+            max_rollout_steps,
+            policy_kwargs,
+        )
         super().__init__(
             policy,  # type: ignore[arg-type]
             env,
@@ -130,7 +141,7 @@ class REINFORCE(OnPolicyAlgorithm):
             seed=seed,
             _init_setup_model=False,
         )
-        if self.action_space is not None and not isinstance(self.action_space, SUPPORTED_ACTION_SPACES):
+        if env is not None and not isinstance(self.action_space, SUPPORTED_ACTION_SPACES):
             raise TypeError(
                 f"REINFORCE supports the action spaces {[s.__name__ for s in SUPPORTED_ACTION_SPACES]}, "
                 f"but the env's action_space is {self.action_space}"
@@ -160,14 +171,7 @@ class REINFORCE(OnPolicyAlgorithm):
 
     def _setup_rollout_buffer(self) -> None:
         max_steps = self.max_rollout_steps or default_max_rollout_steps(self.observation_space, self.action_space)
-        self.rollout_buffer = EpisodeBuffer(
-            self.observation_space, self.action_space, self.n_envs, self.n_episodes, max_steps
-        )
-
-    def set_env(self, env: GymEnv, force_reset: bool = True) -> None:
-        super().set_env(env, force_reset)
-        if self.rollout_buffer.n_envs != self.n_envs:
-            self._setup_rollout_buffer()
+        self.rollout_buffer = EpisodeBuffer(self.observation_space, self.action_space, self.n_envs, self.n_episodes, max_steps)
 
     def _update_current_progress_remaining(self, num_timesteps: int, total_timesteps: int) -> None:
         # Whole episodes overshoot total_timesteps: never let a schedule see progress below 0
@@ -241,8 +245,10 @@ class REINFORCE(OnPolicyAlgorithm):
         n_steps = len(batch.rewards)
         with th.no_grad():
             return np.concatenate(
-                [self.policy.predict_values(self._obs_slice(batch.observations, s, e)).flatten().cpu().numpy()
-                 for s, e in self._chunks(0, n_steps)]
+                [
+                    self.policy.predict_values(self._obs_slice(batch.observations, s, e)).flatten().cpu().numpy()
+                    for s, e in self._chunks(0, n_steps)
+                ]
             )
 
     def train(self) -> None:
@@ -263,8 +269,9 @@ class REINFORCE(OnPolicyAlgorithm):
         use_value = self.baseline == "value"
 
         values = self._predict_values(batch) if use_value else None
-        weights = step_weights(batch.rewards, lengths, self.gamma, self.reward_to_go, self.baseline, values,
-                               self.normalize_advantage)
+        weights = step_weights(
+            batch.rewards, lengths, self.gamma, self.reward_to_go, self.baseline, values, self.normalize_advantage
+        )
         returns = episode_returns(batch.rewards, lengths, self.gamma)
         if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(returns))):
             raise FloatingPointError(
@@ -287,6 +294,7 @@ class REINFORCE(OnPolicyAlgorithm):
             for start, end in self._chunks(int(ep_starts[group[0]]), int(ep_starts[group[-1] + 1])):
                 obs = self._obs_slice(batch.observations, start, end)
                 values_pred, log_prob, entropy = self.policy.evaluate_actions(obs, actions_t[start:end])
+                assert entropy is not None  # every supported action distribution has one
                 pg_loss = -(weights_t[start:end] * log_prob).sum() / m
                 chunk_aux = -self.ent_coef * entropy.sum() / n_steps
                 if use_value:
