@@ -1,0 +1,161 @@
+"""
+The rl-zoo bridge: registers REINFORCE with rl_zoo3 and hands over to rl-zoo's own ``train``/``enjoy``.
+
+rl-zoo has no plugin entry point: its algorithms are the plain dict ``rl_zoo3.ALGOS``, from which
+``train``/``enjoy`` build their ``--algo`` choices when they parse the command line, and its Optuna search
+spaces are the dicts ``HYPERPARAMS_SAMPLER``/``HYPERPARAMS_CONVERTER``. :func:`register` adds REINFORCE to
+all three in place; the entry points here call it, point ``--algo reinforce`` to the config shipped in
+``zoo_configs/`` unless ``-conf`` is given, check that config, and then run rl-zoo's code unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import netrc
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sb3_reinforce.reinforce import REINFORCE
+from sb3_reinforce.zoo.config import ConfigError, load_entry, validate_entry
+from sb3_reinforce.zoo.hyperparams import convert_reinforce_params, sample_reinforce_params, sample_reinforce_vr_params
+
+# --algo name -> (default config file, Optuna sampler)
+ALGOS: dict[str, tuple[str, Callable]] = {
+    "reinforce": ("reinforce.yml", sample_reinforce_params),
+    "reinforce_vr": ("reinforce_vr.yml", sample_reinforce_vr_params),
+}
+
+
+def config_dir() -> Path:
+    """The folder of the shipped configs: ``zoo_configs/`` of a source checkout, else the installed copy."""
+    checkout = Path(__file__).resolve().parents[2] / "zoo_configs"
+    if checkout.is_dir():
+        return checkout
+    from importlib.resources import files
+
+    return Path(str(files("sb3_reinforce") / "zoo_configs"))
+
+
+def default_config(algo: str) -> Path:
+    """
+    :param algo: ``reinforce`` or ``reinforce_vr``
+    :return: the shipped config file of that algo name
+    """
+    return config_dir() / ALGOS[algo][0]
+
+
+def register() -> None:
+    """Add REINFORCE (as ``reinforce`` and ``reinforce_vr``) to rl-zoo's algorithms and Optuna samplers."""
+    import rl_zoo3
+    from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, HYPERPARAMS_SAMPLER
+
+    for name, (_, sampler) in ALGOS.items():
+        rl_zoo3.ALGOS[name] = REINFORCE
+        HYPERPARAMS_SAMPLER[name] = sampler
+        HYPERPARAMS_CONVERTER[name] = convert_reinforce_params
+
+
+def _wandb_logged_in() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def prepare_argv(argv: list[str], default_algo: str | None = "reinforce") -> list[str]:
+    """
+    Complete a ``rl_zoo3.train`` command line for REINFORCE and check its config before anything runs.
+
+    - ``--algo`` defaults to ``reinforce``; ``reinforce``/``reinforce_vr`` read ``zoo_configs/`` unless
+      ``-conf`` is given; other algos keep rl-zoo's own configs.
+    - The config entry of the env (with ``-params`` overrides) is checked (:mod:`sb3_reinforce.zoo.config`).
+    - ``--track`` without wandb credentials runs wandb offline (``WANDB_MODE=offline``), never prompting.
+
+    :param argv: command line arguments (without the program name)
+    :param default_algo: algo to use when ``--algo`` is absent (None: rl-zoo's default)
+    :return: the arguments to hand to rl-zoo
+    :raises ConfigError: the config file, entry or a value in it is unusable
+    """
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--algo", default=None)
+    parser.add_argument("--env", default="CartPole-v1")
+    parser.add_argument("-conf", "--conf-file", default=None)
+    parser.add_argument("-params", "--hyperparams", nargs="+", default=[])
+    parser.add_argument("--track", action="store_true")
+    parser.add_argument("-f", "--folder", "--log-folder", default=None)
+    args, _ = parser.parse_known_args(argv)
+    argv = list(argv)
+    algo = args.algo
+    if algo is None and default_algo is not None:
+        algo = default_algo
+        argv = ["--algo", algo, *argv]
+    if algo in ALGOS and ("-h" not in argv and "--help" not in argv):
+        if args.conf_file is None:
+            args.conf_file = str(default_config(algo))
+            argv += ["--conf-file", args.conf_file]
+        if args.conf_file.endswith((".yml", ".yaml")):
+            entry = load_entry(args.conf_file, args.env)
+            entry.update(_parse_overrides(args.hyperparams, args.conf_file))
+            validate_entry(entry, args.env, args.conf_file)
+    if args.track and not os.environ.get("WANDB_MODE") and not _wandb_logged_in():
+        os.environ["WANDB_MODE"] = "offline"
+        print("wandb: no credentials found, logging offline (upload later with `wandb sync wandb/offline-run-*`)")
+    return argv
+
+
+def _parse_overrides(items: list[str], path: str) -> dict:
+    """``-params key:value`` pairs, evaluated as rl-zoo's ``StoreDict`` does."""
+    from rl_zoo3.utils import StoreDict
+
+    namespace = argparse.Namespace()
+    try:
+        StoreDict(option_strings=["-params"], dest="params")(argparse.ArgumentParser(), namespace, items)
+    except Exception as e:
+        raise ConfigError(f"Cannot read -params {items} (expected key:value pairs): {e}") from e
+    return getattr(namespace, "params", {}) or {}
+
+
+def _run(module: str, argv: list[str] | None, default_algo: str | None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        argv = prepare_argv(argv, default_algo)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from e
+    register()
+    import importlib
+
+    entry_point = importlib.import_module(f"rl_zoo3.{module}")
+    sys.argv = [f"rl_zoo3.{module}", *argv]
+    getattr(entry_point, module)()
+
+
+def train(argv: list[str] | None = None) -> None:
+    """``python -m sb3_reinforce.train``: rl-zoo's ``train`` with REINFORCE registered (``--algo reinforce``)."""
+    _run("train", argv, default_algo="reinforce")
+
+
+def enjoy(argv: list[str] | None = None) -> None:
+    """``python -m sb3_reinforce.enjoy``: rl-zoo's ``enjoy`` with REINFORCE registered."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not any(a == "--algo" or a.startswith("--algo=") for a in argv):
+        argv = ["--algo", "reinforce", *argv]
+    register()
+    import rl_zoo3.enjoy
+
+    sys.argv = ["rl_zoo3.enjoy", *argv]
+    rl_zoo3.enjoy.enjoy()
+
+
+def record_video(argv: list[str] | None = None) -> None:
+    """``sb3-reinforce record_video``: rl-zoo's ``record_video`` with REINFORCE registered."""
+    import runpy
+
+    argv = sys.argv[1:] if argv is None else argv
+    register()
+    sys.argv = ["rl_zoo3.record_video", *argv]
+    runpy.run_module("rl_zoo3.record_video", run_name="__main__")  # rl-zoo's script has no function to call

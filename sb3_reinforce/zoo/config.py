@@ -1,0 +1,130 @@
+"""Checks a REINFORCE config entry in rl-zoo's YAML format before rl-zoo trains anything from it."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from pathlib import Path
+from typing import Any
+
+import torch as th
+import yaml
+from torch import nn
+
+from sb3_reinforce.policies import ReinforcePolicy
+from sb3_reinforce.reinforce import REINFORCE, _check_arguments
+
+# Keys rl-zoo's ExperimentManager consumes itself; every other key goes to the algorithm's constructor
+ZOO_KEYS = {
+    "n_timesteps", "n_envs", "policy", "normalize", "policy_kwargs", "env_wrapper", "vec_env_wrapper",
+    "callback", "frame_stack", "monitor_kwargs", "env_kwargs",
+}  # fmt: skip
+# Constructor arguments rl-zoo sets from its command line (a config entry must not set them)
+CLI_SET = {"self", "policy", "env", "tensorboard_log", "verbose", "seed", "device", "_init_setup_model"}
+MODEL_KEYS = set(inspect.signature(REINFORCE.__init__).parameters) - CLI_SET
+POLICY_KEYS = set(inspect.signature(ReinforcePolicy.__init__).parameters) - {
+    "self", "observation_space", "action_space", "lr_schedule", "use_value_net",
+}  # fmt: skip
+
+
+class ConfigError(ValueError):
+    """A config file, entry, key or value that cannot be used."""
+
+
+def load_entry(path: str | Path, env_id: str) -> dict[str, Any]:
+    """
+    The hyperparameters of ``env_id`` in a rl-zoo YAML config (or its ``default`` entry, as rl-zoo does).
+
+    :param path: YAML file
+    :param env_id: Gymnasium env id
+    :raises ConfigError: unreadable file, malformed YAML, or no entry for the env
+    """
+    path = Path(path)
+    try:
+        content = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise ConfigError(f"Cannot read config file {path}: {e.strerror}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"Config file {path} is not valid YAML: {e}") from e
+    if not isinstance(content, dict):
+        raise ConfigError(f"Config file {path} must map env ids to hyperparameters, got {type(content).__name__}")
+    entry = content.get(env_id, content.get("default"))
+    if entry is None:
+        raise ConfigError(f"No entry for env {env_id!r} in config file {path} (entries: {', '.join(map(str, content))})")
+    if not isinstance(entry, dict):
+        raise ConfigError(f"Entry {env_id!r} in config file {path} must be a mapping of hyperparameters")
+    return dict(entry)
+
+
+def validate_entry(entry: dict[str, Any], env_id: str, path: str | Path) -> None:
+    """
+    Check every key and value of a REINFORCE config entry, the way rl-zoo will read it.
+
+    :param entry: The entry's hyperparameters (after ``-params`` overrides)
+    :param env_id: The env the entry is for (named in errors)
+    :param path: The config file (named in errors)
+    :raises ConfigError: naming the key, the env and the file
+    """
+    where = f"for env {env_id!r} in config file {path}"
+
+    def fail(key: str, message: str) -> ConfigError:
+        return ConfigError(f"Key {key!r} {where}: {message}")
+
+    for key in entry:
+        if key not in ZOO_KEYS | MODEL_KEYS:
+            close = difflib.get_close_matches(str(key), sorted(ZOO_KEYS | MODEL_KEYS), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise fail(key, f"unknown key.{hint} Allowed: {', '.join(sorted(ZOO_KEYS | MODEL_KEYS))}")
+    if "n_timesteps" not in entry:
+        raise fail("n_timesteps", "missing (rl-zoo requires it)")
+    n_timesteps = entry["n_timesteps"]
+    if isinstance(n_timesteps, bool) or not isinstance(n_timesteps, (int, float)) or n_timesteps < 1:
+        raise fail("n_timesteps", f"must be a number >= 1 (write !!float 1e6 or 1000000), got {n_timesteps!r}")
+    n_envs = entry.get("n_envs", 1)
+    if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
+        raise fail("n_envs", f"must be an integer >= 1, got {n_envs!r}")
+    for key in ("reward_to_go", "normalize_advantage"):
+        if key in entry and not isinstance(entry[key], bool):
+            raise fail(key, f"must be true or false, got {entry[key]!r}")
+
+    learning_rate = entry.get("learning_rate", 1e-3)
+    if isinstance(learning_rate, str):
+        schedule, _, value = learning_rate.partition("_")
+        try:
+            learning_rate = float(value)
+        except ValueError:
+            learning_rate = None
+        if schedule != "lin" or learning_rate is None:
+            raise fail("learning_rate", f"must be a number or 'lin_<number>', got {entry['learning_rate']!r}")
+
+    policy_kwargs = entry.get("policy_kwargs", {})
+    if isinstance(policy_kwargs, str):
+        try:
+            policy_kwargs = eval(policy_kwargs, {"nn": nn, "th": th})  # rl-zoo evaluates it the same way
+        except Exception as e:
+            raise fail("policy_kwargs", f"cannot be evaluated ({type(e).__name__}: {e})") from e
+    if not isinstance(policy_kwargs, dict):
+        raise fail("policy_kwargs", f"must be a dict (or a string evaluating to one), got {policy_kwargs!r}")
+    unknown = set(policy_kwargs) - POLICY_KEYS
+    if unknown:
+        raise fail("policy_kwargs", f"unknown policy argument(s) {sorted(unknown)}; allowed: {', '.join(sorted(POLICY_KEYS))}")
+
+    model_kwargs = {key: entry[key] for key in MODEL_KEYS if key in entry and key != "learning_rate"}
+    policy = entry.get("policy", "MlpPolicy")
+    try:
+        _check_arguments(
+            "MlpPolicy" if isinstance(policy, str) and "." in policy else policy,  # a dotted path is rl-zoo's to import
+            REINFORCE.policy_aliases,
+            learning_rate,
+            model_kwargs.get("n_episodes", 8),
+            model_kwargs.get("gamma", 1.0),
+            model_kwargs.get("baseline"),
+            model_kwargs.get("ent_coef", 0.0),
+            model_kwargs.get("vf_coef", 0.5),
+            model_kwargs.get("max_grad_norm"),
+            model_kwargs.get("max_rollout_steps"),
+            policy_kwargs,
+        )
+    except (TypeError, ValueError) as e:
+        key = str(e).split(" ", 1)[0].split("=")[0].strip("'")
+        raise ConfigError(f"Key {key!r} {where}: {e}") from e
