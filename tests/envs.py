@@ -46,7 +46,8 @@ class TinyMDP(gym.Env):
     - s0: a=0 -> r=1, end; a=1 -> r=-0.5, then s1 with probability 0.7, s2 with probability 0.3
     - s1: a=0 -> r=2, end; a=1 -> r=-1, then s2
     - s2: a=0 -> r=0.5, end; a=1 -> r=-2, end
-    Episodes last 1, 2 or 3 steps.
+    Episodes last 1, 2 or 3 steps. ``reward_offset`` is added to every reward (returns far from 0 are where
+    baselines pay off).
     """
 
     REWARD: ClassVar[dict[tuple[int, int], float]] = {
@@ -67,9 +68,10 @@ class TinyMDP(gym.Env):
         (2, 1): {},
     }
 
-    def __init__(self):
+    def __init__(self, reward_offset: float = 0.0):
         self.observation_space = spaces.Discrete(3)
         self.action_space = spaces.Discrete(2)
+        self.reward_offset = reward_offset
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -78,7 +80,7 @@ class TinyMDP(gym.Env):
 
     def step(self, action):
         a = int(action)
-        reward = self.REWARD[(self.s, a)]
+        reward = self.REWARD[(self.s, a)] + self.reward_offset
         nxt = self.NEXT[(self.s, a)]
         if not nxt:
             return self.s, reward, True, False, {}
@@ -87,12 +89,13 @@ class TinyMDP(gym.Env):
         return self.s, reward, False, False, {}
 
     @classmethod
-    def expected_return(cls, probs: Any, gamma: float = 1.0) -> Any:
+    def expected_return(cls, probs: Any, gamma: float = 1.0, reward_offset: float = 0.0) -> Any:
         """eta = V(s0), V(s) = sum_a pi(a|s) [r(s,a) + gamma sum_s' P(s'|s,a) V(s')]; ``probs[s][a]`` may be a tensor."""
         values: dict[int, Any] = {}
         for s in (2, 1, 0):  # each state only leads to higher-numbered ones
             values[s] = sum(
-                probs[s][a] * (cls.REWARD[(s, a)] + gamma * sum(p * values[n] for n, p in cls.NEXT[(s, a)].items()))
+                probs[s][a]
+                * (cls.REWARD[(s, a)] + reward_offset + gamma * sum(p * values[n] for n, p in cls.NEXT[(s, a)].items()))
                 for a in (0, 1)
             )
         return values[0]

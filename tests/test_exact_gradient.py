@@ -14,12 +14,12 @@ from tests.envs import TinyMDP
 N_ESTIMATES = 3000
 
 
-def exact_gradient(model, gamma=1.0):
+def exact_gradient(model, gamma=1.0, reward_offset=0.0):
     """grad eta, by autograd through eta = V(s0) computed from the policy's exact action probabilities."""
     policy = model.policy
     obs = th.arange(3)  # the three states, preprocessed to one-hot by the policy
     probs = policy.get_distribution(obs).distribution.probs  # (3 states, 2 actions)
-    eta = TinyMDP.expected_return(probs, gamma)
+    eta = TinyMDP.expected_return(probs, gamma, reward_offset)
     grads = th.autograd.grad(eta, list(policy.parameters()))
     return float(eta.detach()), np.concatenate([g.flatten().numpy() for g in grads])
 
@@ -40,8 +40,8 @@ def sample_estimates(model, n):
     return estimates
 
 
-def make_model(n_envs=2, n_episodes=4, seed=0, **kwargs):
-    venv = DummyVecEnv([TinyMDP for _ in range(n_envs)])
+def make_model(n_envs=2, n_episodes=4, seed=0, reward_offset=0.0, **kwargs):
+    venv = DummyVecEnv([lambda: TinyMDP(reward_offset) for _ in range(n_envs)])
     policy_kwargs = dict(net_arch=[4], optimizer_class=th.optim.SGD, ortho_init=False)
     return REINFORCE(
         "MlpPolicy", venv, learning_rate=1e-3, n_episodes=n_episodes, seed=seed, policy_kwargs=policy_kwargs, **kwargs
