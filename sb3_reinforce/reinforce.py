@@ -21,6 +21,14 @@ from sb3_reinforce.returns import BASELINES, episode_returns, rewards_to_go, ste
 
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
+
+class NonFiniteError(ValueError, FloatingPointError):
+    """A return, loss or gradient is NaN or infinite; raised before the parameters change.
+
+    A ``ValueError`` too, so rl-zoo's tuner prunes the trial instead of stopping the study.
+    """
+
+
 SUPPORTED_ACTION_SPACES = (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary)
 # Steps per forward/backward pass in ``train()``; bounds its memory whatever the batch size.
 TRAIN_CHUNK_STEPS = 16_384
@@ -274,7 +282,7 @@ class REINFORCE(OnPolicyAlgorithm):
         )
         returns = episode_returns(batch.rewards, lengths, self.gamma)
         if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(returns))):
-            raise FloatingPointError(
+            raise NonFiniteError(
                 f"Non-finite episode return or weight (returns: {returns.tolist()[:10]}...): rewards overflow. "
                 "The parameters were not changed."
             )
@@ -322,7 +330,7 @@ class REINFORCE(OnPolicyAlgorithm):
         grad_norm = th.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
         if not (np.isfinite(loss) and th.isfinite(grad_norm)):
             self.policy.optimizer.zero_grad()
-            raise FloatingPointError(
+            raise NonFiniteError(
                 f"Non-finite loss ({loss}) or gradient norm ({grad_norm.item()}); the parameters were not changed. "
                 "Check the rewards' scale, the learning rate and the policy's log_std."
             )
