@@ -315,3 +315,19 @@ def test_ctrl_c_saves_the_model(tmp_path):
     saved = tmp_path / "logs" / "reinforce" / "CartPole-v1_1" / "CartPole-v1.zip"
     assert saved.exists(), output[-3000:]
     assert REINFORCE.load(saved).num_timesteps > 0
+
+
+def test_measure_reads_the_training_curve_at_true_env_steps(tmp_path, capsys):
+    from sb3_reinforce.zoo.measure import main as measure
+    from sb3_reinforce.zoo.measure import read_training_curve, summarize
+
+    measure(["--env", "CartPole-v1", "--seeds", "1", "--threshold", "15", "-f", str(tmp_path), "--",
+             "-n", "3000", "-params", "n_envs:4", "n_episodes:4"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert "| 0 |" in out and "reached 15.0 on" in out
+    curve = read_training_curve(tmp_path / "reinforce" / "CartPole-v1" / "seed_0" / "tb")
+    assert curve["timesteps"].is_monotonic_increasing and curve["timesteps"].iloc[-1] >= 3000
+    # steps include every env step (4 envs, discarded steps too), not only the finished episodes' lengths
+    assert curve["timesteps"].iloc[0] % 4 == 0
+    summary = summarize(curve, threshold=-1e9)
+    assert summary["steps_to_threshold"] == curve["timesteps"].iloc[0] and summary["best"] >= summary["final"]
