@@ -1,1 +1,137 @@
-"""Side-by-side comparison of REINFORCE with A2C and PPO (see ``python -m sb3_reinforce.compare --help``)."""
+"""
+Side-by-side comparison of REINFORCE with other algorithms, one command for the whole grid::
+
+    python -m sb3_reinforce.compare --algos reinforce a2c ppo --envs CartPole-v1 Acrobot-v1 --seeds 5 --jobs 2
+
+Every (algo, env, seed) run trains with its rl-zoo config on the env's common step budget, is evaluated on a
+separate env at regular intervals and logged to wandb; ``--out`` receives ``results.csv``, ``summary.md`` and
+plots. Finished runs are kept: the same command again trains only what is missing. ``--storage`` turns the
+process into one worker of an Optuna grid study shared by many machines. Details: ``docs/compare.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from sb3_reinforce.compare.grid import DEFAULT_BUDGETS, GridError, build_grid
+
+__all__ = ["main", "parse_args"]
+
+
+def _steps(value: str) -> int:
+    try:
+        return int(float(value))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected a number of steps (e.g. 200000 or 2e5), got {value!r}") from e
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """
+    :param argv: Command line arguments (without the program name)
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m sb3_reinforce.compare",
+        description="Compare algorithms (REINFORCE, rl-zoo's built-ins) over envs and seeds, with rl-zoo configs.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--algos", nargs="+", default=["reinforce", "a2c", "ppo"], help="reinforce, reinforce_vr, or any rl-zoo algo"
+    )
+    parser.add_argument("--envs", nargs="+", default=["CartPole-v1", "Acrobot-v1"], help="Gymnasium env ids")
+    parser.add_argument("--seeds", type=int, default=5, help="number of seeds per (algo, env): seeds 0 .. N-1")
+    parser.add_argument(
+        "-n",
+        "--n-timesteps",
+        type=_steps,
+        default=None,
+        help=f"step budget for every env (default per env: {DEFAULT_BUDGETS}, other envs: the largest config budget)",
+    )
+    parser.add_argument("--out", type=Path, default=Path("compare"), help="output folder (runs, results, report)")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="runs trained at the same time (one process each)")
+    parser.add_argument("--name", default=None, help="comparison name, the wandb group (default: the --out folder name)")
+    parser.add_argument("--n-evals", type=int, default=20, help="evaluations per run (every budget / N steps)")
+    parser.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation")
+    parser.add_argument("--n-eval-envs", type=int, default=5, help="envs of the evaluation VecEnv")
+    parser.add_argument("--params", nargs="+", default=[], metavar="ALGO:KEY:VALUE", help="override config entries")
+    parser.add_argument("--wandb-project", default="sb3-reinforce-compare", help="wandb project")
+    parser.add_argument("--no-wandb", action="store_true", help="do not log to wandb")
+    parser.add_argument("--storage", default=None, help="Optuna storage shared by grid workers (*.log journal file or DB URL)")
+    parser.add_argument("--study-name", default=None, help="Optuna study name of the grid (default: the comparison name)")
+    parser.add_argument("--report-only", action="store_true", help="rebuild results.csv, summary.md and plots, train nothing")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """
+    ``python -m sb3_reinforce.compare`` / ``sb3-reinforce compare``.
+
+    Exit status: 0 when every run of the grid is ok, 1 when some failed (they are listed in ``summary.md``),
+    2 for bad input (nothing trained), 130 when interrupted (finished runs are kept).
+
+    :param argv: Command line arguments (without the program name); default ``sys.argv[1:]``
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    out = args.out.resolve()
+    name = args.name or out.name
+
+    from sb3_reinforce.compare import report, runner
+
+    if args.report_only:
+        if not report.load_results(out):
+            print(f"error: no finished runs in {out}/runs", file=sys.stderr)
+            raise SystemExit(2)
+        report.build_report(out)
+        return
+
+    try:
+        specs = build_grid(
+            args.algos,
+            args.envs,
+            args.seeds,
+            out,
+            name,
+            n_timesteps=args.n_timesteps,
+            n_evals=args.n_evals,
+            n_eval_episodes=args.eval_episodes,
+            n_eval_envs=args.n_eval_envs,
+            params=args.params,
+            wandb_project=None if args.no_wandb else args.wandb_project,
+        )
+    except GridError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from e
+
+    budgets = {s.env: s.n_timesteps for s in specs}
+    report.write_meta(
+        out,
+        {
+            "name": name,
+            "algos": args.algos,
+            "envs": args.envs,
+            "seeds": args.seeds,
+            "budgets": budgets,
+            "n_evals": args.n_evals,
+            "n_eval_episodes": args.eval_episodes,
+            "command": "python -m sb3_reinforce.compare " + shlex.join(argv),
+        },
+    )
+    if specs[0].wandb_project is not None:
+        print(f"wandb: project {specs[0].wandb_project!r}, group {name!r}, mode {runner.wandb_mode()}")
+    try:
+        if args.storage:
+            runner.run_grid_worker(specs, args.storage, args.study_name or name, jobs=args.jobs)
+        else:
+            runner.run_local(specs, jobs=args.jobs)
+    except KeyboardInterrupt:
+        raise SystemExit(runner.INTERRUPTED) from None
+    report.build_report(out)
+    results = [report.read_result(s.result_path) for s in specs]
+    if any(r is not None and r.get("status") != "ok" for r in results):
+        raise SystemExit(1)

@@ -57,7 +57,8 @@ def register() -> None:
         HYPERPARAMS_CONVERTER[name] = convert_reinforce_params
 
 
-def _wandb_logged_in() -> bool:
+def wandb_logged_in() -> bool:
+    """Whether wandb has credentials (``WANDB_API_KEY`` or a ``~/.netrc`` entry from ``wandb login``)."""
     if os.environ.get("WANDB_API_KEY"):
         return True
     try:
@@ -99,15 +100,15 @@ def prepare_argv(argv: list[str], default_algo: str | None = "reinforce") -> lis
             argv += ["--conf-file", args.conf_file]
         if args.conf_file.endswith((".yml", ".yaml")):
             entry = load_entry(args.conf_file, args.env)
-            entry.update(_parse_overrides(args.hyperparams, args.conf_file))
+            entry.update(parse_overrides(args.hyperparams, args.conf_file))
             validate_entry(entry, args.env, args.conf_file)
-    if args.track and not os.environ.get("WANDB_MODE") and not _wandb_logged_in():
+    if args.track and not os.environ.get("WANDB_MODE") and not wandb_logged_in():
         os.environ["WANDB_MODE"] = "offline"
         print("wandb: no credentials found, logging offline (upload later with `wandb sync wandb/offline-run-*`)")
     return argv
 
 
-def _parse_overrides(items: list[str], path: str) -> dict:
+def parse_overrides(items: list[str], path: str) -> dict:
     """``-params key:value`` pairs, evaluated as rl-zoo's ``StoreDict`` does."""
     from rl_zoo3.utils import StoreDict
 

@@ -1,0 +1,328 @@
+"""
+The comparison grid: which (algo, env, seed) runs to make, with which config and budget, checked up front.
+
+Everything that can be wrong with the command line (an unknown algo or env, an env missing from an algo's
+config, a bad config entry, an unwritable output folder, results in the output folder made with other
+settings) raises :class:`GridError` here, before any training starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Step budget per env when --n-timesteps is not given (the same for every algo)
+DEFAULT_BUDGETS = {
+    "CartPole-v1": 200_000,
+    "Acrobot-v1": 300_000,
+    "Pendulum-v1": 300_000,
+    "LunarLander-v3": 500_000,
+}
+# Threshold for envs whose gymnasium spec has no reward_threshold
+EXTRA_THRESHOLDS = {"Pendulum-v1": -200.0}
+
+
+class GridError(ValueError):
+    """A command line that cannot give a valid comparison (reported before any training)."""
+
+
+@dataclass
+class RunSpec:
+    """
+    Everything one run needs, written to ``spec.json`` in its folder and read by the run's own process.
+
+    :param algo: Algo name (``reinforce``, ``reinforce_vr`` or a key of ``rl_zoo3.ALGOS``)
+    :param env: Gymnasium env id
+    :param seed: Seed of the run (its index in the grid)
+    :param out: The comparison's output folder
+    :param comparison: Name of the comparison (wandb group)
+    :param config: rl-zoo config file of the algo
+    :param n_timesteps: Step budget
+    :param eval_freq: Evaluate every this many env steps
+    :param n_eval_episodes: Episodes per evaluation
+    :param n_eval_envs: Envs of the evaluation VecEnv
+    :param hyperparams: ``--params`` overrides of the config entry
+    :param threshold: Return at which the env counts as solved (None: none known)
+    :param wandb_project: wandb project (None: no wandb)
+    :param entry: The config entry with the overrides applied (to detect results made with other settings)
+    """
+
+    algo: str
+    env: str
+    seed: int
+    out: str
+    comparison: str
+    config: str
+    n_timesteps: int
+    eval_freq: int
+    n_eval_episodes: int
+    n_eval_envs: int
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    threshold: float | None = None
+    wandb_project: str | None = None
+    entry: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out) / "runs" / self.algo / self.env / f"seed_{self.seed}"
+
+    @property
+    def result_path(self) -> Path:
+        return self.run_dir / "result.json"
+
+    @property
+    def name(self) -> str:
+        return f"{self.algo} {self.env} seed {self.seed}"
+
+    def settings(self) -> dict[str, Any]:
+        """What must match for an existing result to count as this run's result."""
+        return {
+            "n_timesteps": self.n_timesteps,
+            "eval_freq": self.eval_freq,
+            "n_eval_episodes": self.n_eval_episodes,
+            "n_eval_envs": self.n_eval_envs,
+            "entry": json.loads(json.dumps(self.entry, default=str)),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSpec:
+        return cls(**json.loads(text))
+
+
+def write_json_atomic(path: Path, content: Any) -> None:
+    """
+    Write JSON so that ``path`` either does not exist or holds the complete content (tmp file + ``os.replace``).
+
+    :param path: Destination
+    :param content: JSON-serializable object
+    """
+    write_atomic(path, json.dumps(content, indent=2, default=str).encode())
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """
+    Write bytes atomically (tmp file in the same folder, fsync, ``os.replace``).
+
+    :param path: Destination
+    :param data: Content
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_result(path: Path) -> dict[str, Any] | None:
+    """The content of a ``result.json``, or None if there is none (or it cannot be read)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def threshold_of(env_id: str) -> float | None:
+    """The env's threshold: gymnasium's ``spec.reward_threshold``, else :data:`EXTRA_THRESHOLDS`, else None."""
+    import gymnasium as gym
+
+    threshold = gym.spec(env_id).reward_threshold
+    if threshold is None:
+        threshold = EXTRA_THRESHOLDS.get(env_id)
+    return None if threshold is None else float(threshold)
+
+
+def config_of(algo: str) -> Path:
+    """
+    The config file of an algo: ``zoo_configs/`` for REINFORCE's names, rl-zoo's ``hyperparams/`` otherwise.
+
+    :param algo: A registered algo name
+    """
+    from sb3_reinforce import zoo
+
+    if algo in zoo.ALGOS:
+        return zoo.default_config(algo)
+    import rl_zoo3
+
+    return Path(rl_zoo3.__file__).parent / "hyperparams" / f"{algo}.yml"
+
+
+def parse_params(items: list[str], algos: list[str]) -> dict[str, dict[str, Any]]:
+    """
+    ``--params ALGO:KEY:VALUE`` overrides, per algo (the value is evaluated as rl-zoo's ``-params`` does).
+
+    :param items: The command line items
+    :param algos: The compared algos
+    :return: algo -> {key: value}
+    """
+    from sb3_reinforce.zoo import parse_overrides
+    from sb3_reinforce.zoo.config import ConfigError
+
+    overrides: dict[str, dict[str, Any]] = {}
+    for item in items:
+        algo, sep, rest = item.partition(":")
+        if not sep or algo not in algos:
+            raise GridError(f"--params {item!r}: expected ALGO:KEY:VALUE with ALGO one of {', '.join(algos)}")
+        try:
+            overrides.setdefault(algo, {}).update(parse_overrides([rest], "--params"))
+        except ConfigError as e:
+            raise GridError(str(e)) from e
+    return overrides
+
+
+def check_out_dir(out: Path) -> None:
+    """
+    Create the output folder if needed and check that files can be written in it.
+
+    :raises GridError: if it cannot be created or written
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-check-"):
+            pass
+    except OSError as e:
+        raise GridError(f"Output folder {out} is not writable: {e.strerror or e}") from e
+
+
+def build_grid(
+    algos: list[str],
+    envs: list[str],
+    seeds: int,
+    out: Path,
+    comparison: str,
+    n_timesteps: int | None = None,
+    n_evals: int = 20,
+    n_eval_episodes: int = 10,
+    n_eval_envs: int = 5,
+    params: list[str] | None = None,
+    wandb_project: str | None = None,
+) -> list[RunSpec]:
+    """
+    Check the command line and list the runs of the comparison (algo-major, then env, then seed).
+
+    :param algos: Algo names
+    :param envs: Gymnasium env ids
+    :param seeds: Number of seeds (seeds 0 .. seeds - 1)
+    :param out: Output folder (created, must be writable)
+    :param comparison: Name of the comparison
+    :param n_timesteps: Step budget for every env (None: :data:`DEFAULT_BUDGETS`, else the largest
+        ``n_timesteps`` among the compared algos' config entries for the env)
+    :param n_evals: Evaluations per run (every ``budget // n_evals`` steps)
+    :param n_eval_episodes: Episodes per evaluation
+    :param n_eval_envs: Envs of the evaluation VecEnv
+    :param params: ``ALGO:KEY:VALUE`` overrides
+    :param wandb_project: wandb project (None: no wandb)
+    :raises GridError: anything that would make a run unusable, with a message naming it
+    """
+    import gymnasium as gym
+    import rl_zoo3
+    import rl_zoo3.import_envs
+
+    from sb3_reinforce import zoo
+    from sb3_reinforce.zoo.config import ConfigError, load_entry, validate_entry
+
+    zoo.register()
+    if not algos or not envs:
+        raise GridError("Give at least one algo (--algos) and one env (--envs)")
+    if seeds < 1:
+        raise GridError(f"--seeds must be >= 1, got {seeds}")
+    if n_timesteps is not None and n_timesteps < 1:
+        raise GridError(f"--n-timesteps must be >= 1, got {n_timesteps}")
+    if n_evals < 1 or n_eval_episodes < 1 or n_eval_envs < 1:
+        raise GridError("--n-evals, --eval-episodes and --n-eval-envs must be >= 1")
+    for name, items in (("algo", algos), ("env", envs)):
+        duplicates = sorted({x for x in items if items.count(x) > 1})
+        if duplicates:
+            raise GridError(f"Duplicate {name}(s): {', '.join(duplicates)}")
+    for algo in algos:
+        if algo not in rl_zoo3.ALGOS:
+            close = difflib.get_close_matches(algo, list(rl_zoo3.ALGOS), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise GridError(f"Unknown algo {algo!r}.{hint} Known: {', '.join(sorted(rl_zoo3.ALGOS))}")
+    for env_id in envs:
+        if env_id not in gym.registry:
+            close = difflib.get_close_matches(env_id, list(gym.registry), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise GridError(f"Unknown env id {env_id!r} (not in gymnasium's registry).{hint}")
+    overrides = parse_params(params or [], algos)
+
+    entries: dict[tuple[str, str], tuple[Path, dict[str, Any]]] = {}
+    for algo in algos:
+        config = config_of(algo)
+        for env_id in envs:
+            try:
+                entry = load_entry(config, env_id)
+            except ConfigError as e:
+                raise GridError(f"Algo {algo!r}: {e}") from e
+            entry.update(overrides.get(algo, {}))
+            if algo in zoo.ALGOS:
+                try:
+                    validate_entry(entry, env_id, config)
+                except ConfigError as e:
+                    raise GridError(f"Algo {algo!r}: {e}") from e
+            elif "n_timesteps" not in entry:
+                raise GridError(f"Algo {algo!r}: no 'n_timesteps' in the entry for {env_id!r} in {config}")
+            entries[algo, env_id] = (config, entry)
+
+    check_out_dir(out)
+    specs = []
+    for algo in algos:
+        for env_id in envs:
+            if n_timesteps is not None:
+                budget = n_timesteps
+            else:
+                budget = DEFAULT_BUDGETS.get(env_id) or max(int(entries[a, env_id][1]["n_timesteps"]) for a in algos)
+            config, entry = entries[algo, env_id]
+            for seed in range(seeds):
+                specs.append(
+                    RunSpec(
+                        algo=algo,
+                        env=env_id,
+                        seed=seed,
+                        out=str(out),
+                        comparison=comparison,
+                        config=str(config),
+                        n_timesteps=budget,
+                        eval_freq=max(budget // n_evals, 1),
+                        n_eval_episodes=n_eval_episodes,
+                        n_eval_envs=n_eval_envs,
+                        hyperparams=overrides.get(algo, {}),
+                        threshold=threshold_of(env_id),
+                        wandb_project=wandb_project,
+                        entry={k: v for k, v in entry.items() if k != "n_timesteps"},
+                    )
+                )
+    check_existing(specs)
+    return specs
+
+
+def check_existing(specs: list[RunSpec]) -> None:
+    """
+    Refuse to mix in finished results that were made with other settings (budget, evaluation, config entry).
+
+    :raises GridError: naming the run folder and the differing settings
+    """
+    for spec in specs:
+        result = read_result(spec.result_path)
+        if result is None:
+            continue
+        old, new = result.get("settings", {}), spec.settings()
+        if old != new:
+            diff = ", ".join(f"{k}: {old.get(k)!r} there, {new[k]!r} now" for k in new if old.get(k) != new[k])
+            raise GridError(
+                f"{spec.run_dir} holds a result made with other settings ({diff}). "
+                "Use another --out, or delete that folder to train it again."
+            )

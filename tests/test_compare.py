@@ -1,0 +1,214 @@
+"""The comparison command: grid, report, wandb offline, resuming, failures, bad input, Optuna grid workers."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+from sb3_reinforce.compare import main
+from sb3_reinforce.compare.grid import GridError, build_grid, write_json_atomic
+from sb3_reinforce.compare.runner import open_storage
+from sb3_reinforce.compare.stats import interval_estimate, iqm, mean, median_steps, steps_to_threshold
+
+ROOT = Path(__file__).resolve().parents[1]
+# Tiny runs: 600 steps, an evaluation every 200 steps with 2 episodes on 2 envs
+TINY = ["-n", "600", "--n-evals", "3", "--eval-episodes", "2", "--n-eval-envs", "2"]
+
+
+def compare(*args, cwd, check=True, timeout=240):
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "sb3_reinforce.compare", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    if check:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def result_files(out):
+    return sorted(out.glob("runs/*/*/seed_*/result.json"))
+
+
+def test_stats():
+    assert iqm(np.array([[1.0], [2.0], [3.0], [4.0], [100.0]])) == pytest.approx(3.0)  # trims one score each side
+    point, low, high = interval_estimate(np.array([1.0, 2.0, 3.0, 10.0]), mean)
+    assert point == 4.0 and 1.0 <= low < point < high <= 10.0
+    assert interval_estimate(np.array([1.0, 2.0, 3.0, 10.0]), mean) == (point, low, high)  # seeded: reproducible
+    assert np.isnan(interval_estimate(np.array([3.0]), mean)[1])  # one run: no interval
+    # Stratified over envs: (n_runs, n_envs), rliable's mean is the mean of the per-env means
+    scores = np.array([[0.0, 10.0], [1.0, 11.0], [2.0, 12.0]])
+    assert interval_estimate(scores, mean)[0] == pytest.approx(6.0)
+    assert steps_to_threshold([100, 200, 300], [1.0, 5.0, 4.0], 5.0) == 200
+    assert steps_to_threshold([100, 200], [1.0, 2.0], 5.0) is None
+    assert median_steps([100, None, 300]) == 300 and median_steps([None, None, 100]) is None
+
+
+def test_bad_input_fails_before_training(tmp_path, capsys):
+    def fails(*args, match):
+        with pytest.raises(SystemExit) as error:
+            main(["--out", str(tmp_path / "out"), "--no-wandb", *args])
+        assert error.value.code == 2
+        message = capsys.readouterr().err
+        assert match in message, message
+        assert not (tmp_path / "out" / "runs").exists()  # nothing trained, nothing started
+
+    fails("--algos", "reinforce", "a2cc", "--envs", "CartPole-v1", match="Unknown algo 'a2cc'. Did you mean 'a2c'?")
+    fails("--algos", "reinforce", "--envs", "CartPole-v2", match="Unknown env id 'CartPole-v2'")
+    fails("--algos", "reinforce", "--envs", "MountainCar-v0", match="No entry for env 'MountainCar-v0'")
+    fails("--algos", "a2c", "--params", "ppo:n_steps:8", match="--params 'ppo:n_steps:8'")
+    fails("--algos", "reinforce", "--params", "reinforce:n_episodes:0", match="n_episodes")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as error:
+        main(["--out", str(tmp_path / "file" / "out"), "--no-wandb", "--algos", "a2c", "--envs", "CartPole-v1"])
+    assert error.value.code == 2 and "is not writable" in capsys.readouterr().err
+    with pytest.raises(GridError, match="seeds must be >= 1"):
+        build_grid(["a2c"], ["CartPole-v1"], 0, tmp_path / "out", "x")
+
+
+def test_results_made_with_other_settings_are_not_mixed_in(tmp_path):
+    (spec,) = build_grid(["a2c"], ["CartPole-v1"], 1, tmp_path, "x", n_timesteps=600)
+    write_json_atomic(spec.result_path, {"algo": "a2c", "status": "ok", "settings": {**spec.settings(), "n_timesteps": 500}})
+    with pytest.raises(GridError, match=r"other settings.*n_timesteps: 500 there, 600 now"):
+        build_grid(["a2c"], ["CartPole-v1"], 1, tmp_path, "x", n_timesteps=600)
+
+
+def test_compare_report_wandb_and_resume(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    args = ["--algos", "reinforce", "a2c", "--envs", "CartPole-v1", "--seeds", 2, *TINY, "--out", out, "--jobs", 2]
+    first = compare(*args, "--wandb-project", "test-compare", cwd=tmp_path)
+    assert "4 runs in the grid: 0 already finished, 4 to train" in first.stdout
+    assert "[4/4]" in first.stdout and "ETA" in first.stdout
+
+    results = [json.loads(p.read_text()) for p in result_files(out)]
+    assert len(results) == 4 and all(r["status"] == "ok" for r in results), results
+    for r in results:
+        assert r["eval_timesteps"][-1] >= 600 - 200 and len(r["eval_returns"]) == len(r["eval_timesteps"]) >= 2
+        assert r["final_return"] == r["eval_returns"][-1] and r["fps"] > 0 and r["threshold"] == 475.0
+        assert r["wandb_run"]
+
+    table = pd.read_csv(out / "results.csv")
+    assert set(table["algo"]) == {"reinforce", "a2c"} and set(table["seed"]) == {0, 1}
+    assert len(table) == sum(len(r["eval_timesteps"]) for r in results)  # one row per run and evaluation point
+
+    summary = (out / "summary.md").read_text()
+    for text in ("## CartPole-v1", "| reinforce | 2/2 |", "| a2c | 2/2 |", "## Across envs", "learning_curves.png"):
+        assert text in summary, text
+    for png in ("learning_curves.png", "aggregate.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # wandb: offline, one run per (algo, env, seed) in the comparison's group with algo and env as tags
+    offline = sorted((out / "wandb").glob("offline-run-*"))
+    assert len(offline) == 4, offline
+    assert all(list(run.glob("*.wandb")) for run in offline)
+
+    # Resume: the same command trains nothing it already has
+    stamps = {p: p.stat().st_mtime_ns for p in result_files(out)}
+    capsys.readouterr()
+    main([*map(str, args), "--no-wandb"])
+    assert "4 already finished, 0 to train" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in result_files(out)} == stamps
+
+    (out / "summary.md").unlink()
+    main(["--out", str(out), "--report-only"])
+    rebuilt = (out / "summary.md").read_text()
+    assert rebuilt[rebuilt.index("## CartPole-v1") :] == summary[summary.index("## CartPole-v1") :]
+
+
+def test_crashing_run_is_reported_and_others_go_on(tmp_path):
+    out = tmp_path / "cmp"
+    result = compare(
+        *("--algos", "reinforce", "a2c", "--envs", "CartPole-v1", "--seeds", 1, *TINY, "--out", out, "--jobs", 2),
+        *("--no-wandb", "--params", "a2c:policy:'NoSuchPolicy'"),
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILED" in result.stdout
+    failed = json.loads((out / "runs/a2c/CartPole-v1/seed_0/result.json").read_text())
+    assert failed["status"] == "failed" and "NoSuchPolicy" in failed["error"] and "Traceback" in failed["traceback"]
+    assert json.loads((out / "runs/reinforce/CartPole-v1/seed_0/result.json").read_text())["status"] == "ok"
+    summary = (out / "summary.md").read_text()
+    assert "## Failed runs" in summary and "| a2c | CartPole-v1 | 0 |" in summary and "NoSuchPolicy" in summary
+    assert "| a2c | 0/1 | failed |" in summary and "| reinforce | 1/1 |" in summary
+
+
+def test_interrupted_run_leaves_no_result_and_resumes(tmp_path):
+    out = tmp_path / "cmp"
+    args = ["--algos", "reinforce", "--envs", "CartPole-v1", "--seeds", 2, "-n", 200_000, "--out", out, "--no-wandb"]
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sb3_reinforce.compare", *map(str, args)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # a process group, as a terminal's Ctrl-C reaches it
+    )
+    log = out / "runs/reinforce/CartPole-v1/seed_0/train.log"
+    deadline = time.monotonic() + 120
+    while "Using 8 environments" not in (log.read_text() if log.exists() else ""):  # seed 0 is training
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, output
+    assert not result_files(out)  # interrupted runs are not mistaken for finished ones
+    assert log.exists()  # its leftovers are there, to be wiped on the next call
+
+    # The next call (here with a small budget: no result was kept, so nothing is mixed in) trains it afresh
+    resumed = compare(
+        "--algos", "reinforce", "--envs", "CartPole-v1", "--seeds", 1, *TINY, "--out", out, "--no-wandb", cwd=tmp_path
+    )
+    assert "0 already finished, 1 to train" in resumed.stdout
+    assert len(result_files(out)) == 1
+    assert not list((out / "runs/reinforce/CartPole-v1/seed_0/zoo/reinforce").glob("CartPole-v1_2"))  # leftovers wiped
+
+
+def test_grid_with_two_optuna_workers(tmp_path):
+    out, journal = tmp_path / "cmp", tmp_path / "grid.log"
+    args = [
+        *("--algos", "reinforce", "a2c", "--envs", "CartPole-v1", "--seeds", 2, *TINY, "--out", out, "--no-wandb"),
+        *("--storage", journal, "--study-name", "grid"),
+    ]
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT)}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "sb3_reinforce.compare", *map(str, args)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [w.communicate(timeout=240)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+
+    study = optuna.load_study(study_name="grid", storage=open_storage(str(journal)))
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    cells = {(t.params["algo"], t.params["env"], t.params["seed"]) for t in complete}
+    assert len(complete) == 4 and len(cells) == 4  # every cell once, no cell trained twice
+    assert len(result_files(out)) == 4
+    summary = (out / "summary.md").read_text()
+    assert "| reinforce | 2/2 |" in summary and "| a2c | 2/2 |" in summary  # rebuilt from all workers' results
+
+    # A later worker finds nothing left to train
+    again = compare(*args, cwd=tmp_path)
+    assert "Grid worker" in again.stdout and not re.search(r"\[\d+/\d+\]", again.stdout)  # no run went through it
