@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     th.set_num_threads(1)
 
-    model = REINFORCE("MlpPolicy", args.env, learning_rate=3e-3, n_episodes=8, seed=args.seed)
+    model = REINFORCE("MlpPolicy", args.env, seed=args.seed)  # default hyperparameters: n_episodes=8, learning_rate=3e-3
     start = time.perf_counter()
     model.learn(args.n_timesteps)
     elapsed = time.perf_counter() - start

@@ -98,7 +98,7 @@ class REINFORCE(OnPolicyAlgorithm):
         self,
         policy: str | type[ReinforcePolicy],
         env: GymEnv | str,
-        learning_rate: float | Schedule = 1e-3,
+        learning_rate: float | Schedule = 3e-3,
         n_episodes: int = 8,
         gamma: float = 1.0,
         reward_to_go: bool = False,

@@ -221,3 +221,25 @@ def test_device(device):
     expected = "cuda" if th.cuda.is_available() and device == "auto" else "cpu"
     assert model.device.type == expected
     assert next(model.policy.parameters()).device.type == expected
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(reward_to_go=True, baseline="value", normalize_advantage=True, ent_coef=0.01, max_grad_norm=0.5, gamma=0.99),
+        dict(reward_to_go=True, baseline="loo", vf_coef=0.0),
+        dict(baseline="mean", normalize_advantage=True),
+    ],
+)
+def test_variance_reduction_options_with_every_policy_and_action_space(case, options, tmp_path):
+    policy, make_env = CASES[case]
+    env = make_vec_env(make_env, n_envs=2, seed=0)
+    model = REINFORCE(policy, env, n_episodes=4, seed=0, **options).learn(40)
+    has_value = options.get("baseline") == "value"
+    assert any("value_net" in name for name, _ in model.policy.named_parameters()) == has_value
+    model.save(tmp_path / "model.zip")
+    loaded = REINFORCE.load(tmp_path / "model.zip", env=env)
+    assert th.equal(flat_params(model), flat_params(loaded))
+    assert loaded.baseline == options.get("baseline") and loaded.reward_to_go == options.get("reward_to_go", False)
+    loaded.learn(20, reset_num_timesteps=False)
