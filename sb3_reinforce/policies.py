@@ -183,6 +183,21 @@ class ReinforcePolicy(BasePolicy):
         features = self.extract_features(obs, self.features_extractor)
         return self._get_action_dist_from_latent(self.actor_net(features))
 
+    def sample_actions(self, obs: PyTorchObs) -> th.Tensor:
+        """
+        Sample a ~ pi_theta(.|s), the same draw as ``get_distribution(obs).get_actions()``, for the rollout loop.
+        Categorical actions are sampled straight from the softmax of the logits (``torch.multinomial``, as
+        ``torch.distributions.Categorical.sample`` does), skipping the construction and argument validation of
+        the distribution object, which cost more than the forward pass of a small network.
+
+        :param obs: Observations
+        :return: actions, shape (batch, *action_shape)
+        """
+        if isinstance(self.action_dist, CategoricalDistribution):
+            logits = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
+            return th.multinomial(th.softmax(logits, dim=-1), 1).squeeze(-1)
+        return self.get_distribution(obs).get_actions()
+
     def predict_values(self, obs: PyTorchObs) -> th.Tensor:
         """
         The value head's estimate V(s), shape (batch, 1). Only with ``use_value_net=True``.

@@ -215,9 +215,9 @@ class REINFORCE(OnPolicyAlgorithm):
         callback.on_rollout_start()
 
         while not buffer.full:
-            with th.no_grad():
+            with th.inference_mode():
                 obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
-                actions = self.policy.get_distribution(obs_tensor).get_actions().cpu().numpy()
+                actions = self.policy.sample_actions(obs_tensor).cpu().numpy()
             # The env gets actions clipped to its bounds; the buffer keeps the sampled ones for the score function
             clipped_actions = actions
             if isinstance(self.action_space, spaces.Box):

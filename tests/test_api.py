@@ -243,3 +243,15 @@ def test_variance_reduction_options_with_every_policy_and_action_space(case, opt
     assert th.equal(flat_params(model), flat_params(loaded))
     assert loaded.baseline == options.get("baseline") and loaded.reward_to_go == options.get("reward_to_go", False)
     loaded.learn(20, reset_num_timesteps=False)
+
+
+@pytest.mark.parametrize("case", ["discrete", "box", "multidiscrete"])
+def test_rollout_sampling_is_the_policy_distribution_draw(case):
+    policy, make_env = CASES[case]
+    model = REINFORCE(policy, make_vec_env(make_env, n_envs=3, seed=0), seed=0)
+    obs = th.as_tensor(model.env.reset())
+    th.manual_seed(7)
+    fast = th.stack([model.policy.sample_actions(obs) for _ in range(50)])
+    th.manual_seed(7)
+    reference = th.stack([model.policy.get_distribution(obs).get_actions() for _ in range(50)])
+    assert th.equal(fast, reference)
