@@ -1,0 +1,89 @@
+"""Smoke tests of the benchmark script: tiny sizes, output structure only (no timing assertions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sb3_reinforce import bench
+
+
+def test_zoo_hyperparams_are_rl_zoo_configs():
+    pytest.importorskip("rl_zoo3")
+    for algo in ("a2c", "ppo"):
+        hyperparams = bench.zoo_hyperparams(algo)
+        assert hyperparams["n_envs"] == bench.N_ENVS
+        assert "n_timesteps" in hyperparams
+    ppo = bench.zoo_hyperparams("ppo")
+    # rl-zoo's "lin_0.001" becomes a schedule of the progress remaining
+    assert callable(ppo["learning_rate"])
+    assert ppo["learning_rate"](1.0) == pytest.approx(1e-3)
+    assert ppo["learning_rate"](0.5) == pytest.approx(5e-4)
+
+
+def test_runners_take_the_steps_asked_for():
+    pytest.importorskip("rl_zoo3")
+    for name, run in bench.RUNNERS.items():
+        taken, seconds = run(64, 0)
+        assert taken >= 64, name
+        assert seconds > 0, name
+
+
+def test_measure_and_format_throughput():
+    runners = {"reinforce": bench.run_reinforce, "physical": bench.run_physical}
+    results = bench.measure_throughput(runners, steps=64, repeats=2)
+    assert list(results) == ["reinforce", "physical"]
+    assert all(len(values) == 2 and all(v > 0 for v in values) for values in results.values())
+    table = bench.format_throughput(results, steps=64)
+    assert "| reinforce |" in table and "| physical |" in table
+    assert "REINFORCE >= 0.6 x physical" in table
+
+
+def test_measure_rollout_memory():
+    rows = bench.measure_rollout_memory([8, 16])
+    assert [row["n_episodes"] for row in rows] == [8, 16]
+    for row in rows:
+        assert row["steps"] >= row["steps_kept"] > 0
+        assert row["peak_bytes"] > 0 and row["buffer_bytes"] > 0
+        assert row["bytes_per_step"] == pytest.approx(row["peak_bytes"] / row["steps"])
+    assert "Least-squares fit" in bench.format_memory(rows)
+
+
+def test_synthetic_batch_has_the_requested_shape():
+    model = bench.synthetic_model(1_600)
+    n_episodes = bench.fill_synthetic_batch(model, 1_600)
+    batch = model.rollout_buffer.get()
+    assert len(batch.rewards) == 1_600
+    assert len(batch.lengths) == n_episodes == model.n_episodes
+    assert batch.lengths.sum() == 1_600 and batch.lengths.min() >= 1
+
+
+def test_measure_train():
+    rows = bench.measure_train([800, 1_600], repeats=1)
+    assert [row["steps"] for row in rows] == [800, 1_600]
+    for row in rows:
+        assert row["seconds"] > 0 and row["episodes"] >= 1
+        assert row["numpy_peak_bytes"] > 0
+    table = bench.format_train(rows)
+    assert "| 1,600 |" in table
+
+
+def test_main_prints_markdown(capsys):
+    bench.main(
+        [
+            "--quick",
+            "--steps",
+            "64",
+            "--repeats",
+            "1",
+            "--candidates",
+            "reinforce",
+            "physical",
+            "--memory-episodes",
+            "8",
+            "--train-sizes",
+            "800",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "Machine:" in out
+    assert "| candidate |" in out and "| n_episodes |" in out and "| batch steps |" in out
