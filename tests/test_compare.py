@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import optuna
@@ -18,26 +17,14 @@ from sb3_reinforce.compare import main
 from sb3_reinforce.compare.grid import GridError, build_grid, write_json_atomic
 from sb3_reinforce.compare.runner import open_storage
 from sb3_reinforce.compare.stats import interval_estimate, iqm, mean, median_steps, steps_to_threshold
+from tests.cli import ROOT, run_module
 
-ROOT = Path(__file__).resolve().parents[1]
 # Tiny runs: 600 steps, an evaluation every 200 steps with 2 episodes on 2 envs
 TINY = ["-n", "600", "--n-evals", "3", "--eval-episodes", "2", "--n-eval-envs", "2"]
 
 
 def compare(*args, cwd, check=True, timeout=240):
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-m", "sb3_reinforce.compare", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    if check:
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
+    return run_module("sb3_reinforce.compare", *args, cwd=cwd, timeout=timeout, check=check)
 
 
 def result_files(out):
@@ -162,7 +149,7 @@ def test_interrupted_run_leaves_no_result_and_resumes(tmp_path):
     )
     log = out / "runs/reinforce/CartPole-v1/seed_0/train.log"
     deadline = time.monotonic() + 120
-    while "Using 8 environments" not in (log.read_text() if log.exists() else ""):  # seed 0 is training
+    while not re.search(r"Using \d+ environments", log.read_text() if log.exists() else ""):  # seed 0 is training
         assert process.poll() is None and time.monotonic() < deadline
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGINT)

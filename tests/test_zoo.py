@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import optuna
 import pytest
@@ -15,24 +14,11 @@ import sb3_reinforce.zoo as zoo
 from sb3_reinforce import REINFORCE
 from sb3_reinforce.zoo.config import ConfigError, load_entry, validate_entry
 from sb3_reinforce.zoo.hyperparams import sample_reinforce_params, sample_reinforce_vr_params
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.cli import ROOT, run_module
 
 
 def run(module, *args, cwd, env=None, timeout=300, check=True):
-    full_env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT), **(env or {})}
-    result = subprocess.run(
-        [sys.executable, "-m", module, *map(str, args)],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    if check:
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
+    return run_module(module, *args, cwd=cwd, env=env, timeout=timeout, check=check)
 
 
 def test_register_adds_reinforce_to_rl_zoo():

@@ -79,6 +79,18 @@ class RunSpec:
     def name(self) -> str:
         return f"{self.algo} {self.env} seed {self.seed}"
 
+    def result_header(self) -> dict[str, Any]:
+        """The fields that open this run's ``result.json``, whatever its outcome."""
+        return {
+            "algo": self.algo,
+            "env": self.env,
+            "seed": self.seed,
+            "comparison": self.comparison,
+            "n_timesteps": self.n_timesteps,
+            "threshold": self.threshold,
+            "settings": self.settings(),
+        }
+
     def settings(self) -> dict[str, Any]:
         """What must match for an existing result to count as this run's result."""
         return {

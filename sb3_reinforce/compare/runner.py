@@ -227,16 +227,7 @@ def run_in_this_process(spec: RunSpec) -> int:
     """
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
-    base = {
-        "algo": spec.algo,
-        "env": spec.env,
-        "seed": spec.seed,
-        "comparison": spec.comparison,
-        "n_timesteps": spec.n_timesteps,
-        "threshold": spec.threshold,
-        "settings": spec.settings(),
-        "host": socket.gethostname(),
-    }
+    base = {**spec.result_header(), "host": socket.gethostname()}
     run = None
     try:
         run = _start_wandb(spec)
@@ -347,13 +338,7 @@ class Launcher:
         # The process died without writing a result (killed, out of memory, ...): record it as failed
         tail = (run_dir / "train.log").read_text(errors="replace")[-2000:]
         result = {
-            "algo": spec.algo,
-            "env": spec.env,
-            "seed": spec.seed,
-            "comparison": spec.comparison,
-            "n_timesteps": spec.n_timesteps,
-            "threshold": spec.threshold,
-            "settings": spec.settings(),
+            **spec.result_header(),
             "status": "failed",
             "error": f"run process exited with code {code} without a result",
             "traceback": tail,
