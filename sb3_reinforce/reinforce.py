@@ -229,6 +229,8 @@ class REINFORCE(OnPolicyAlgorithm):
             # Give access to local variables (dones, infos, ...) as SB3's rollout loop does
             callback.update_locals(locals())
             if not callback.on_step():
+                # The envs moved past self._last_obs: have the next rollout start them again
+                self._last_episode_starts = np.zeros((env.num_envs,), dtype=bool)
                 return False
 
             self._update_info_buffer(infos, dones)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 import sb3_reinforce.reinforce as reinforce_module
@@ -169,3 +170,20 @@ def test_stale_episodes_are_restarted_after_an_update():
             assert not recorder.episodes[n - 1]["done"], "the stale episode must never be finished"
     np.testing.assert_array_equal(batch.lengths, [len(ep["rewards"]) for ep in second])
     np.testing.assert_allclose(batch.rewards, np.concatenate([ep["rewards"] for ep in second]), rtol=1e-6)
+
+
+class StopAtFirstStep(BaseCallback):
+    def _on_step(self) -> bool:
+        return False
+
+
+def test_rollout_stopped_by_a_callback_restarts_the_envs_next_time():
+    model, recorders = make_model(n_envs=1, n_episodes=3, seed=0)
+    model.learn(1000, callback=StopAtFirstStep())  # the env took one step the rollout never stored
+    n_before = len(recorders[0].episodes)
+    model.learn(1, reset_num_timesteps=False)
+    batch = model.rollout_buffer.get()
+    # The next batch starts at a fresh reset, not from where the stopped rollout left the env
+    second = [ep for ep in recorders[0].episodes[n_before:] if ep["done"]][:3]
+    np.testing.assert_array_equal(batch.lengths, [len(ep["rewards"]) for ep in second])
+    np.testing.assert_allclose(batch.observations[0], second[0]["obs"][0])
