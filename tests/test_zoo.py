@@ -296,7 +296,7 @@ def test_ctrl_c_saves_the_model(tmp_path):
     while time.time() < deadline and (not monitor.exists() or len(monitor.read_text().splitlines()) < 20):
         time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
-    output = proc.communicate(timeout=120)[0]
+    output = proc.communicate(timeout=300)[0]
     assert proc.returncode == 0, output[-3000:]
     saved = tmp_path / "logs" / "reinforce" / "CartPole-v1_1" / "CartPole-v1.zip"
     assert saved.exists(), output[-3000:]

@@ -10,7 +10,6 @@ are wiped when the run starts again); a run that raises writes one with ``status
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import signal
 import socket
@@ -333,7 +332,11 @@ class Launcher:
         result = read_result(spec.result_path)
         if result is not None:
             return result
-        if self.stopping.is_set() or code == INTERRUPTED:
+        if code == INTERRUPTED:
+            # The child got the Ctrl-C before this process did (a terminal signals the whole process group):
+            # stop here too, rather than going on with the next run
+            self.stopping.set()
+        if self.stopping.is_set():
             return None
         # The process died without writing a result (killed, out of memory, ...): record it as failed
         tail = (run_dir / "train.log").read_text(errors="replace")[-2000:]
@@ -383,6 +386,8 @@ def run_local(specs: list[RunSpec], jobs: int) -> int:
                 result = future.result()
                 if result is not None:
                     progress.update(futures[future], result)
+            if launcher.stopping.is_set():
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         print("\nInterrupted: stopping the running runs (finished runs are kept, run the same command to resume)")
         launcher.stop()
@@ -443,7 +448,9 @@ def run_grid_worker(specs: list[RunSpec], storage_url: str, study_name: str, job
         storage=open_storage(storage_url), study_name=study_name, sampler=sampler, direction="maximize", load_if_exists=True
     )
     n_cells = len(by_cell)
-    grid = list(itertools.product(algos, envs, seeds))  # GridSampler's grid_id order (params sorted by name)
+    # The cell of each grid_id, in GridSampler's own order (it shuffles its grid with its seed; params by name:
+    # algo, env, seed). Trials are mapped back through it before their params are suggested.
+    grid = [tuple(cell) for cell in sampler._all_grids]
     lock = threading.Lock()
 
     def cell_of(trial: optuna.trial.FrozenTrial) -> tuple | None:
@@ -516,6 +523,8 @@ def run_grid_worker(specs: list[RunSpec], storage_url: str, study_name: str, job
     try:
         for future in futures:
             future.result()
+        if launcher.stopping.is_set():
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         print("\nInterrupted: stopping this worker's runs (their cells go back to the queue on the next start)")
         launcher.stop()
