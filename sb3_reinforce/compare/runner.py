@@ -450,7 +450,7 @@ def run_grid_worker(specs: list[RunSpec], storage_url: str, study_name: str, job
     n_cells = len(by_cell)
     # The cell of each grid_id, in GridSampler's own order (it shuffles its grid with its seed; params by name:
     # algo, env, seed). Trials are mapped back through it before their params are suggested.
-    grid = [tuple(cell) for cell in sampler._all_grids]
+    grid: list[Any] = [tuple(cell) for cell in sampler._all_grids]
     lock = threading.Lock()
 
     def cell_of(trial: optuna.trial.FrozenTrial) -> tuple | None:
