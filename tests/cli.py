@@ -1,6 +1,7 @@
 """Running the package's command-line entry points in a subprocess, as a user would."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,3 +24,9 @@ def run_module(module, *args, cwd, env=None, timeout=300, check=True):
     if check:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that must see Ctrl-C: an ignored SIGINT is inherited across exec, and a library
+    in the test process may have set that at the C level (Python's ``getsignal`` does not show it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

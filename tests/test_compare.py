@@ -17,7 +17,7 @@ from sb3_reinforce.compare import main
 from sb3_reinforce.compare.grid import GridError, build_grid, write_json_atomic
 from sb3_reinforce.compare.runner import open_storage
 from sb3_reinforce.compare.stats import interval_estimate, iqm, mean, median_steps, steps_to_threshold
-from tests.cli import ROOT, run_module
+from tests.cli import ROOT, default_sigint, run_module
 
 # Tiny runs: 600 steps, an evaluation every 200 steps with 2 episodes on 2 envs
 TINY = ["-n", "600", "--n-evals", "3", "--eval-episodes", "2", "--n-eval-envs", "2"]
@@ -146,6 +146,7 @@ def test_interrupted_run_leaves_no_result_and_resumes(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # a process group, as a terminal's Ctrl-C reaches it
+        preexec_fn=default_sigint,
     )
     log = out / "runs/reinforce/CartPole-v1/seed_0/train.log"
     deadline = time.monotonic() + 120

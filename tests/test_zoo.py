@@ -14,7 +14,7 @@ import sb3_reinforce.zoo as zoo
 from sb3_reinforce import REINFORCE
 from sb3_reinforce.zoo.config import ConfigError, load_entry, validate_entry
 from sb3_reinforce.zoo.hyperparams import sample_reinforce_params, sample_reinforce_vr_params
-from tests.cli import ROOT, run_module
+from tests.cli import ROOT, default_sigint, run_module
 
 
 def run(module, *args, cwd, env=None, timeout=300, check=True):
@@ -287,6 +287,7 @@ def test_ctrl_c_saves_the_model(tmp_path):
         ],
         cwd=tmp_path,
         env=env,
+        preexec_fn=default_sigint,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -296,7 +297,11 @@ def test_ctrl_c_saves_the_model(tmp_path):
     while time.time() < deadline and (not monitor.exists() or len(monitor.read_text().splitlines()) < 20):
         time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
-    output = proc.communicate(timeout=300)[0]
+    try:
+        output = proc.communicate(timeout=300)[0]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("training went on after SIGINT:\n" + proc.communicate()[0][-3000:])
     assert proc.returncode == 0, output[-3000:]
     saved = tmp_path / "logs" / "reinforce" / "CartPole-v1_1" / "CartPole-v1.zip"
     assert saved.exists(), output[-3000:]
