@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -37,6 +38,25 @@ def _bands(low: np.ndarray, high: np.ndarray, point: np.ndarray) -> np.ndarray:
     return np.stack([np.where(np.isnan(low), point, low), np.where(np.isnan(high), point, high)])
 
 
+def _plot_curve(ax: Any, algo: str, curve: Curve, colors: dict[str, tuple], xlabel: str, ylabel: str) -> None:
+    """One algo's curve with its band, drawn by rliable."""
+    x, point, low, high = curve
+    plot_utils.plot_sample_efficiency_curve(
+        x,
+        {algo: point},
+        {algo: _bands(low, high, point)},
+        algorithms=[algo],
+        colors=colors,
+        xlabel=xlabel,
+        ylabel=ylabel,
+        ax=ax,
+        labelsize="medium",
+        ticklabelsize="small",
+        marker=".",
+        linewidth=1.5,
+    )
+
+
 def learning_curves(
     curves: dict[str, dict[str, Curve]], thresholds: dict[str, float | None], algos: list[str], path: Path
 ) -> None:
@@ -54,21 +74,8 @@ def learning_curves(
     fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.9 * nrows), squeeze=False)
     colors = colors_for(algos)
     for ax, env_id in zip(axes.flat, envs):
-        for algo, (x, point, low, high) in curves[env_id].items():
-            plot_utils.plot_sample_efficiency_curve(
-                x,
-                {algo: point},
-                {algo: _bands(low, high, point)},
-                algorithms=[algo],
-                colors=colors,
-                xlabel="env steps",
-                ylabel="eval return (mean over seeds)",
-                ax=ax,
-                labelsize="medium",
-                ticklabelsize="small",
-                marker=".",
-                linewidth=1.5,
-            )
+        for algo, curve in curves[env_id].items():
+            _plot_curve(ax, algo, curve, colors, xlabel="env steps", ylabel="eval return (mean over seeds)")
         if thresholds.get(env_id) is not None:
             ax.axhline(thresholds[env_id], color="gray", linestyle="--", linewidth=1, label="threshold")
         ax.set_title(env_id)
@@ -117,21 +124,7 @@ def aggregate(
     ax = axes[-1]
     for algo in names:
         if algo in curves:
-            x, values, lows, highs = curves[algo]
-            plot_utils.plot_sample_efficiency_curve(
-                x,
-                {algo: values},
-                {algo: _bands(lows, highs, values)},
-                algorithms=[algo],
-                colors=colors,
-                xlabel="fraction of the step budget",
-                ylabel="IQM normalized score",
-                ax=ax,
-                labelsize="medium",
-                ticklabelsize="small",
-                marker=".",
-                linewidth=1.5,
-            )
+            _plot_curve(ax, algo, curves[algo], colors, xlabel="fraction of the step budget", ylabel="IQM normalized score")
     ax.axhline(1.0, color="gray", linestyle="--", linewidth=1)
     ax.legend(fontsize="small", loc="best")
     fig.suptitle(
