@@ -189,7 +189,7 @@ def parse_params(items: list[str], algos: list[str]) -> dict[str, dict[str, Any]
         if not sep or algo not in algos:
             raise GridError(f"--params {item!r}: expected ALGO:KEY:VALUE with ALGO one of {', '.join(algos)}")
         try:
-            overrides.setdefault(algo, {}).update(parse_overrides([rest], "--params"))
+            overrides.setdefault(algo, {}).update(parse_overrides([rest]))
         except ConfigError as e:
             raise GridError(str(e)) from e
     return overrides

@@ -87,7 +87,6 @@ def prepare_argv(argv: list[str], default_algo: str | None = "reinforce") -> lis
     parser.add_argument("-conf", "--conf-file", default=None)
     parser.add_argument("-params", "--hyperparams", nargs="+", default=[])
     parser.add_argument("--track", action="store_true")
-    parser.add_argument("-f", "--folder", "--log-folder", default=None)
     args, _ = parser.parse_known_args(argv)
     argv = list(argv)
     algo = args.algo
@@ -100,7 +99,7 @@ def prepare_argv(argv: list[str], default_algo: str | None = "reinforce") -> lis
             argv += ["--conf-file", args.conf_file]
         if args.conf_file.endswith((".yml", ".yaml")):
             entry = load_entry(args.conf_file, args.env)
-            entry.update(parse_overrides(args.hyperparams, args.conf_file))
+            entry.update(parse_overrides(args.hyperparams))
             validate_entry(entry, args.env, args.conf_file)
     if args.track and not os.environ.get("WANDB_MODE") and not wandb_logged_in():
         os.environ["WANDB_MODE"] = "offline"
@@ -108,7 +107,7 @@ def prepare_argv(argv: list[str], default_algo: str | None = "reinforce") -> lis
     return argv
 
 
-def parse_overrides(items: list[str], path: str) -> dict:
+def parse_overrides(items: list[str]) -> dict:
     """``-params key:value`` pairs, evaluated as rl-zoo's ``StoreDict`` does."""
     from rl_zoo3.utils import StoreDict
 
