@@ -8,8 +8,9 @@ STAMP := $(VENV)/.installed
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format docs dist dist-check bench clean
 
+# Every extra (zoo, mujoco, compare) and the dev tools: what the tests and the docs need
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -26,13 +27,29 @@ test: install
 	$(BIN)/python -m pytest -q tests
 
 lint: install
-	$(BIN)/ruff check sb3_reinforce tests
-	$(BIN)/ruff format --check sb3_reinforce tests
+	$(BIN)/ruff check sb3_reinforce tests docs
+	$(BIN)/ruff format --check sb3_reinforce tests docs
 	$(BIN)/mypy sb3_reinforce
 
 format: install
-	$(BIN)/ruff format sb3_reinforce tests
-	$(BIN)/ruff check --fix sb3_reinforce tests
+	$(BIN)/ruff format sb3_reinforce tests docs
+	$(BIN)/ruff check --fix sb3_reinforce tests docs
+
+# The documentation site (Sphinx), warnings as errors: docs/_build/html/index.html
+docs: install
+	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
+
+# Wheel and sdist in dist/
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build -q --outdir dist .
+
+# Install the wheel in a clean venv without extras: the algorithm works, the tools name their extra
+dist-check: dist
+	bash scripts/dist_check.sh dist $(TORCH_SPEC)
+
+bench: install
+	$(BIN)/python -m sb3_reinforce.bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache docs/_build

@@ -1,8 +1,7 @@
-"""Vanilla REINFORCE for Stable-Baselines3."""
+"""REINFORCE, the score-function policy gradient on whole episodes, for Stable-Baselines3."""
 
-from sb3_reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, ReinforcePolicy
 from sb3_reinforce.reinforce import REINFORCE
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = ["REINFORCE", "CnnPolicy", "MlpPolicy", "MultiInputPolicy", "ReinforcePolicy", "__version__"]
+__all__ = ["REINFORCE", "__version__"]

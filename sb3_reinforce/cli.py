@@ -5,21 +5,36 @@ from __future__ import annotations
 import importlib
 import sys
 
+from sb3_reinforce.extras import require_extra
+
+# command -> (extra it needs, module, function, what it does)
 COMMANDS = {
-    "train": ("sb3_reinforce.zoo", "train"),
-    "enjoy": ("sb3_reinforce.zoo", "enjoy"),
-    "record_video": ("sb3_reinforce.zoo", "record_video"),
-    "compare": ("sb3_reinforce.compare", "main"),
-    "bench": ("sb3_reinforce.bench", "main"),
+    "train": ("zoo", "sb3_reinforce.zoo", "train", "rl-zoo's train script with REINFORCE registered"),
+    "enjoy": ("zoo", "sb3_reinforce.zoo", "enjoy", "rl-zoo's enjoy script: run a trained agent"),
+    "record_video": ("zoo", "sb3_reinforce.zoo", "record_video", "rl-zoo's record_video script"),
+    "compare": ("compare", "sb3_reinforce.experiments.compare", "main", "REINFORCE vs A2C/PPO over envs and seeds"),
+    "bench": ("zoo", "sb3_reinforce.experiments.bench", "main", "throughput benchmark against A2C/PPO"),
 }
+
+
+def usage() -> str:
+    lines = ["usage: sb3-reinforce COMMAND [flags]   (each command takes --help)", "", "commands:"]
+    lines += [f"  {name:<13} {help_text}" for name, (_, _, _, help_text) in COMMANDS.items()]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("-h", "--help"):
+        print(usage())
+        return
     if not argv or argv[0] not in COMMANDS:
-        print(f"usage: sb3-reinforce {{{','.join(COMMANDS)}}} [flags]  (each command takes --help)", file=sys.stderr)
+        print(usage(), file=sys.stderr)
+        if argv:
+            print(f"\nsb3-reinforce: unknown command {argv[0]!r}", file=sys.stderr)
         raise SystemExit(2)
-    module, function = COMMANDS[argv[0]]
+    extra, module, function, _ = COMMANDS[argv[0]]
+    require_extra(extra, f"sb3-reinforce {argv[0]}")
     getattr(importlib.import_module(module), function)(argv[1:])
 
 

@@ -1,7 +1,9 @@
 """REINFORCE keeps SB3's OnPolicyAlgorithm contract: policies, action spaces, save/load, callbacks, logging."""
 
+import json
 import os
 import zipfile
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -26,8 +28,9 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
-from sb3_reinforce import REINFORCE, ReinforcePolicy
-from sb3_reinforce.policies import CnnPolicy, MultiInputPolicy
+from sb3_reinforce import REINFORCE
+from sb3_reinforce.common.policies import ReinforcePolicy
+from sb3_reinforce.reinforce.policies import CnnPolicy, MultiInputPolicy
 from tests.envs import ActionReward, ToyEnv
 
 CASES = {
@@ -255,3 +258,26 @@ def test_rollout_sampling_is_the_policy_distribution_draw(case):
     th.manual_seed(7)
     reference = th.stack([model.policy.get_distribution(obs).get_actions() for _ in range(50)])
     assert th.equal(fast, reference)
+
+
+@pytest.mark.parametrize("name", ["cartpole", "pendulum_value"])
+def test_models_saved_by_version_0_1_0_still_load(name):
+    """Saved zips pickle the policy class by its 0.1.0 path (sb3_reinforce.policies.ReinforcePolicy)."""
+    data = Path(__file__).parent / "data"
+    expected = json.loads((data / "reinforce_0.1.0_expected.json").read_text())[name]
+    assert expected["policy_class"] == "sb3_reinforce.policies.ReinforcePolicy"
+    model = REINFORCE.load(data / f"reinforce_0.1.0_{name}.zip", device="cpu")
+    assert isinstance(model.policy, ReinforcePolicy)
+    assert model.num_timesteps == expected["num_timesteps"]
+    observations = np.array(expected["observations"], dtype=np.float32)
+    actions, _ = model.predict(observations, deterministic=True)
+    np.testing.assert_allclose(actions, np.array(expected["deterministic_actions"]), rtol=1e-5, atol=1e-6)
+    model.set_env(make_vec_env(expected["env"], n_envs=1, seed=0))
+    model.learn(200, reset_num_timesteps=False)  # and training resumes
+    assert model.num_timesteps > expected["num_timesteps"]
+
+
+def test_old_net_arch_format_is_accepted_with_sb3s_warning():
+    with pytest.warns(UserWarning, match="net_arch=dict"):
+        model = REINFORCE("MlpPolicy", "Pendulum-v1", baseline="value", policy_kwargs=dict(net_arch=[dict(pi=[8], vf=[4])]))
+    assert model.policy.pi_arch == [8] and model.policy.vf_arch == [4]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sb3_reinforce import bench
+from sb3_reinforce.experiments import bench
 
 
 def test_zoo_hyperparams_are_rl_zoo_configs():

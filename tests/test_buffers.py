@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from sb3_reinforce.buffers import EpisodeBuffer, RolloutTooLongError, episode_quotas
+from sb3_reinforce.common.buffers import EpisodeBuffer, RolloutTooLongError, episode_quotas
 
 
 def test_quotas_sum_to_n_episodes_and_ignore_lengths():

@@ -13,10 +13,10 @@ import optuna
 import pandas as pd
 import pytest
 
-from sb3_reinforce.compare import main
-from sb3_reinforce.compare.grid import GridError, build_grid, write_json_atomic
-from sb3_reinforce.compare.runner import open_storage
-from sb3_reinforce.compare.stats import interval_estimate, iqm, mean, median_steps, steps_to_threshold
+from sb3_reinforce.experiments.compare import main
+from sb3_reinforce.experiments.compare.grid import GridError, build_grid, write_json_atomic
+from sb3_reinforce.experiments.compare.runner import open_storage
+from sb3_reinforce.experiments.compare.stats import interval_estimate, iqm, mean, median_steps, steps_to_threshold
 from tests.cli import ROOT, default_sigint, run_module
 
 # Tiny runs: 600 steps, an evaluation every 200 steps with 2 episodes on 2 envs

@@ -9,7 +9,8 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import IdentityEnv
 
 from sb3_reinforce import REINFORCE
-from sb3_reinforce.buffers import RolloutTooLongError
+from sb3_reinforce.common.buffers import RolloutTooLongError
+from sb3_reinforce.common.checks import ArgumentError
 from tests.envs import ExplodingEnv, ToyEnv
 
 
@@ -31,11 +32,38 @@ from tests.envs import ExplodingEnv, ToyEnv
         (dict(max_rollout_steps=0), "max_rollout_steps must be None or an integer >= 1"),
         (dict(policy_kwargs=dict(use_value_net=True)), "use_value_net"),
         (dict(policy_kwargs=dict(net_arch=dict(pi=[8], qf=[8]))), "net_arch dict keys"),
+        (dict(reward_to_go="yes"), "reward_to_go must be True or False"),
+        (dict(normalize_advantage=1), "normalize_advantage must be True or False"),
+        (dict(max_grad_norm=True), "max_grad_norm must be None or a number > 0"),
+        (dict(gamma=float("nan")), r"gamma must be a number in \[0, 1\]"),
+        (dict(gamma="0.99"), r"gamma must be a number in \[0, 1\]"),
+        (dict(vf_coef=np.float32(-1)), "vf_coef must be a number >= 0"),
+        (dict(n_episodes=np.float64(4)), "n_episodes must be an integer >= 1"),
     ],
 )
 def test_invalid_hyperparameters(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ArgumentError, match=match) as info:
         REINFORCE("MlpPolicy", "CartPole-v1", **kwargs)
+    assert isinstance(info.value, ValueError)
+    name = next(iter(kwargs))
+    assert info.value.argument == ("baseline" if name == "baseline" else name)
+
+
+def test_numpy_scalars_are_accepted_wherever_numbers_are():
+    model = REINFORCE(
+        "MlpPolicy",
+        "CartPole-v1",
+        learning_rate=np.float32(1e-3),
+        n_episodes=np.int64(4),
+        gamma=np.float32(0.99),
+        reward_to_go=np.bool_(True),
+        ent_coef=np.float64(0.01),
+        max_grad_norm=np.float32(0.5),
+        max_rollout_steps=np.int32(10_000),
+    )
+    assert model.n_episodes == 4 and isinstance(model.n_episodes, int)
+    assert model.gamma == pytest.approx(0.99) and model.reward_to_go is True
+    model.learn(100)
 
 
 def test_unknown_policy_and_unsupported_action_space():
@@ -103,7 +131,7 @@ def test_default_max_rollout_steps_bounds_memory():
     assert cartpole.rollout_buffer.max_rollout_steps == 1_000_000
     image_env = gym.make("CartPole-v1")
     image_env.observation_space = spaces.Box(0, 255, (84, 84, 4), np.uint8)  # 28 KB per step
-    from sb3_reinforce.buffers import bytes_per_step, default_max_rollout_steps
+    from sb3_reinforce.common.buffers import bytes_per_step, default_max_rollout_steps
 
     steps = default_max_rollout_steps(image_env.observation_space, image_env.action_space)
     assert steps * bytes_per_step(image_env.observation_space, image_env.action_space) <= 1 << 30

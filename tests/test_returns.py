@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sb3_reinforce.returns import episode_returns, rewards_to_go, step_in_episode, step_weights
+from sb3_reinforce.common.returns import episode_returns, rewards_to_go, step_in_episode, step_weights
 
 REWARDS = np.array([1.0, -2.0, 0.5, 3.0, 0.25, -1.0, 4.0, 2.0, -0.5])
 LENGTHS = np.array([3, 1, 5])  # episodes: [1, -2, .5], [3], [.25, -1, 4, 2, -.5]

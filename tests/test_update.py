@@ -11,7 +11,7 @@ from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-import sb3_reinforce.reinforce as reinforce_module
+import sb3_reinforce.common.episodic as episodic_module
 from sb3_reinforce import REINFORCE
 from tests.envs import Recorder, ToyEnv
 
@@ -130,8 +130,8 @@ def test_score_function_uses_the_sampled_action_not_the_clipped_one():
 
 def test_mlp_update_in_chunks_matches_autograd_per_episode(monkeypatch):
     """A hidden layer, and train() forced to split episodes into chunks of 3 steps, give the same step."""
-    monkeypatch.setattr(reinforce_module, "TRAIN_CHUNK_STEPS", 3)
-    monkeypatch.setattr(reinforce_module, "VARIANCE_GROUPS", 2)
+    monkeypatch.setattr(episodic_module, "TRAIN_CHUNK_STEPS", 3)
+    monkeypatch.setattr(episodic_module, "VARIANCE_GROUPS", 2)
     model, recorders = make_model(n_envs=2, n_episodes=6, net_arch=(8,))
     reference = [p.detach().clone().requires_grad_(True) for p in model.policy.parameters()]
     names = [name for name, _ in model.policy.named_parameters()]

@@ -99,8 +99,9 @@ def prepare_argv(argv: list[str], default_algo: str | None = "reinforce") -> lis
             argv += ["--conf-file", args.conf_file]
         if args.conf_file.endswith((".yml", ".yaml")):
             entry = load_entry(args.conf_file, args.env)
-            entry.update(parse_overrides(args.hyperparams))
-            validate_entry(entry, args.env, args.conf_file)
+            overrides = parse_overrides(args.hyperparams)
+            entry.update(overrides)
+            validate_entry(entry, args.env, args.conf_file, overrides)
     if args.track and not os.environ.get("WANDB_MODE") and not wandb_logged_in():
         os.environ["WANDB_MODE"] = "offline"
         print("wandb: no credentials found, logging offline (upload later with `wandb sync wandb/offline-run-*`)")

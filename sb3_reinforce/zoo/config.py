@@ -11,8 +11,9 @@ import torch as th
 import yaml
 from torch import nn
 
-from sb3_reinforce.policies import ReinforcePolicy
-from sb3_reinforce.reinforce import REINFORCE, _check_arguments
+from sb3_reinforce.common.checks import ArgumentError, check_hyperparameters, check_policy, is_integer, is_number
+from sb3_reinforce.common.policies import ReinforcePolicy
+from sb3_reinforce.reinforce import REINFORCE
 
 # Keys rl-zoo's ExperimentManager consumes itself; every other key goes to the algorithm's constructor
 ZOO_KEYS = {
@@ -22,6 +23,8 @@ ZOO_KEYS = {
 # Constructor arguments rl-zoo sets from its command line (a config entry must not set them)
 CLI_SET = {"self", "policy", "env", "tensorboard_log", "verbose", "seed", "device", "_init_setup_model"}
 MODEL_KEYS = set(inspect.signature(REINFORCE.__init__).parameters) - CLI_SET
+# Constructor arguments checked by check_hyperparameters (learning_rate and policy_kwargs are read first)
+CHECKED_KEYS = set(inspect.signature(check_hyperparameters).parameters) - {"learning_rate", "policy_kwargs"}
 POLICY_KEYS = set(inspect.signature(ReinforcePolicy.__init__).parameters) - {
     "self", "observation_space", "action_space", "lr_schedule", "use_value_net",
 }  # fmt: skip
@@ -56,75 +59,81 @@ def load_entry(path: str | Path, env_id: str) -> dict[str, Any]:
     return dict(entry)
 
 
-def validate_entry(entry: dict[str, Any], env_id: str, path: str | Path) -> None:
+def validate_entry(entry: dict[str, Any], env_id: str, path: str | Path, overrides: dict[str, Any] | None = None) -> None:
     """
     Check every key and value of a REINFORCE config entry, the way rl-zoo will read it.
 
     :param entry: The entry's hyperparameters (after ``-params`` overrides)
     :param env_id: The env the entry is for (named in errors)
     :param path: The config file (named in errors)
-    :raises ConfigError: naming the key, the env and the file
+    :param overrides: The ``-params`` overrides applied to the entry: errors in their keys say they came from there
+    :raises ConfigError: naming the key, the env and the file (or ``-params``)
     """
-    where = f"for env {env_id!r} in config file {path}"
+    overrides = overrides or {}
+    try:
+        _check_zoo_keys(entry)
+        learning_rate = _initial_learning_rate(entry.get("learning_rate", 3e-3))
+        policy_kwargs = _policy_kwargs(entry.get("policy_kwargs", {}))
+        policy = entry.get("policy", "MlpPolicy")
+        if isinstance(policy, str) and "." not in policy:  # a dotted path is rl-zoo's to import
+            check_policy(policy, REINFORCE.policy_aliases, ReinforcePolicy)
+        model_kwargs = {key: entry[key] for key in CHECKED_KEYS if key in entry}
+        check_hyperparameters(learning_rate=learning_rate, policy_kwargs=policy_kwargs, **model_kwargs)
+    except ArgumentError as e:
+        where = (
+            f"given with -params (entry {env_id!r} of config file {path})"
+            if e.argument in overrides
+            else f"for env {env_id!r} in config file {path}"
+        )
+        raise ConfigError(f"Key {e.argument!r} {where}: {e}") from e
 
-    def fail(key: str, message: str) -> ConfigError:
-        return ConfigError(f"Key {key!r} {where}: {message}")
 
+def _check_zoo_keys(entry: dict[str, Any]) -> None:
+    """The keys of an entry, and the values rl-zoo reads itself (``n_timesteps``, ``n_envs``)."""
     for key in entry:
         if key not in ZOO_KEYS | MODEL_KEYS:
             close = difflib.get_close_matches(str(key), sorted(ZOO_KEYS | MODEL_KEYS), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise fail(key, f"unknown key.{hint} Allowed: {', '.join(sorted(ZOO_KEYS | MODEL_KEYS))}")
+            raise ArgumentError(key, f"unknown key.{hint} Allowed: {', '.join(sorted(ZOO_KEYS | MODEL_KEYS))}")
     if "n_timesteps" not in entry:
-        raise fail("n_timesteps", "missing (rl-zoo requires it)")
+        raise ArgumentError("n_timesteps", "missing (rl-zoo requires it)")
     n_timesteps = entry["n_timesteps"]
-    if isinstance(n_timesteps, bool) or not isinstance(n_timesteps, (int, float)) or n_timesteps < 1:
-        raise fail("n_timesteps", f"must be a number >= 1 (write !!float 1e6 or 1000000), got {n_timesteps!r}")
+    if not is_number(n_timesteps) or n_timesteps < 1:
+        raise ArgumentError("n_timesteps", f"must be a number >= 1 (write !!float 1e6 or 1000000), got {n_timesteps!r}")
     n_envs = entry.get("n_envs", 1)
-    if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
-        raise fail("n_envs", f"must be an integer >= 1, got {n_envs!r}")
+    if not is_integer(n_envs) or n_envs < 1:
+        raise ArgumentError("n_envs", f"must be an integer >= 1, got {n_envs!r}")
     for key in ("reward_to_go", "normalize_advantage"):
         if key in entry and not isinstance(entry[key], bool):
-            raise fail(key, f"must be true or false, got {entry[key]!r}")
+            raise ArgumentError(key, f"must be true or false, got {entry[key]!r}")
 
-    learning_rate = entry.get("learning_rate", 1e-3)
-    if isinstance(learning_rate, str):
-        schedule, _, value = learning_rate.partition("_")
-        try:
-            learning_rate = float(value)
-        except ValueError:
-            learning_rate = None
-        if schedule != "lin" or learning_rate is None:
-            raise fail("learning_rate", f"must be a number or 'lin_<number>', got {entry['learning_rate']!r}")
 
-    policy_kwargs = entry.get("policy_kwargs", {})
+def _initial_learning_rate(learning_rate: Any) -> Any:
+    """A number, or rl-zoo's ``lin_<number>`` schedule (whose value at progress 1 is returned)."""
+    if not isinstance(learning_rate, str):
+        return learning_rate
+    schedule, _, value = learning_rate.partition("_")
+    try:
+        initial = float(value)
+    except ValueError:
+        initial = None
+    if schedule != "lin" or initial is None:
+        raise ArgumentError("learning_rate", f"must be a number or 'lin_<number>', got {learning_rate!r}")
+    return initial
+
+
+def _policy_kwargs(policy_kwargs: Any) -> dict[str, Any]:
+    """``policy_kwargs`` as rl-zoo evaluates it (a string is eval'd with ``nn`` and ``th`` in scope), checked."""
     if isinstance(policy_kwargs, str):
         try:
             policy_kwargs = eval(policy_kwargs, {"nn": nn, "th": th})  # rl-zoo evaluates it the same way
         except Exception as e:
-            raise fail("policy_kwargs", f"cannot be evaluated ({type(e).__name__}: {e})") from e
+            raise ArgumentError("policy_kwargs", f"cannot be evaluated ({type(e).__name__}: {e})") from e
     if not isinstance(policy_kwargs, dict):
-        raise fail("policy_kwargs", f"must be a dict (or a string evaluating to one), got {policy_kwargs!r}")
+        raise ArgumentError("policy_kwargs", f"must be a dict (or a string evaluating to one), got {policy_kwargs!r}")
     unknown = set(policy_kwargs) - POLICY_KEYS
     if unknown:
-        raise fail("policy_kwargs", f"unknown policy argument(s) {sorted(unknown)}; allowed: {', '.join(sorted(POLICY_KEYS))}")
-
-    model_kwargs = {key: entry[key] for key in MODEL_KEYS if key in entry and key != "learning_rate"}
-    policy = entry.get("policy", "MlpPolicy")
-    try:
-        _check_arguments(
-            "MlpPolicy" if isinstance(policy, str) and "." in policy else policy,  # a dotted path is rl-zoo's to import
-            REINFORCE.policy_aliases,
-            learning_rate,
-            model_kwargs.get("n_episodes", 8),
-            model_kwargs.get("gamma", 1.0),
-            model_kwargs.get("baseline"),
-            model_kwargs.get("ent_coef", 0.0),
-            model_kwargs.get("vf_coef", 0.5),
-            model_kwargs.get("max_grad_norm"),
-            model_kwargs.get("max_rollout_steps"),
-            policy_kwargs,
+        raise ArgumentError(
+            "policy_kwargs", f"unknown policy argument(s) {sorted(unknown)}; allowed: {', '.join(sorted(POLICY_KEYS))}"
         )
-    except (TypeError, ValueError) as e:
-        key = str(e).split(" ", 1)[0].split("=")[0].strip("'")
-        raise ConfigError(f"Key {key!r} {where}: {e}") from e
+    return policy_kwargs

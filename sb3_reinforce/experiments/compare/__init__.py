@@ -16,7 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from sb3_reinforce.compare.grid import DEFAULT_BUDGETS, GridError, build_grid
+from sb3_reinforce.experiments.compare.grid import DEFAULT_BUDGETS, GridError, build_grid
 
 __all__ = ["main", "parse_args"]
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out.resolve()
     name = args.name or out.name
 
-    from sb3_reinforce.compare import report, runner
+    from sb3_reinforce.experiments.compare import report, runner
 
     if args.report_only:
         if not report.load_results(out):

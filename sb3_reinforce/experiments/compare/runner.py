@@ -1,7 +1,7 @@
 """
 Running the grid: one run in its own process, a local pool of ``J`` such processes, and the Optuna grid worker.
 
-Each run is ``python -m sb3_reinforce.compare.runner <run_dir>/spec.json``: it builds the model and envs with
+Each run is ``python -m sb3_reinforce.experiments.compare.runner <run_dir>/spec.json``: it builds the model and envs with
 rl-zoo's ``ExperimentManager`` exactly as ``rl_zoo3.train`` does, trains, and ends by writing ``result.json``
 atomically. Only ``result.json`` marks a run finished: a process that is interrupted writes none (its leftovers
 are wiped when the run starts again); a run that raises writes one with ``status: failed`` and the error.
@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import optuna
 
-from sb3_reinforce.compare.grid import RunSpec, read_result, write_json_atomic
-from sb3_reinforce.compare.stats import steps_to_threshold
+from sb3_reinforce.experiments.compare.grid import RunSpec, read_result, write_json_atomic
+from sb3_reinforce.experiments.compare.stats import steps_to_threshold
 
 INTERRUPTED = 130  # exit code of an interrupted run or command (128 + SIGINT)
 
@@ -319,7 +319,7 @@ class Launcher:
                 if self.stopping.is_set():
                     return None
                 child = subprocess.Popen(
-                    [sys.executable, "-m", "sb3_reinforce.compare.runner", str(run_dir / "spec.json")],
+                    [sys.executable, "-m", "sb3_reinforce.experiments.compare.runner", str(run_dir / "spec.json")],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
@@ -535,7 +535,7 @@ def run_grid_worker(specs: list[RunSpec], storage_url: str, study_name: str, job
 
 
 def main() -> None:
-    """``python -m sb3_reinforce.compare.runner SPEC_JSON``: one run (used by the parent process)."""
+    """``python -m sb3_reinforce.experiments.compare.runner SPEC_JSON``: one run (used by the parent process)."""
     spec = RunSpec.from_json(Path(sys.argv[1]).read_text())
     raise SystemExit(run_in_this_process(spec))
 

@@ -1,8 +1,14 @@
-"""REINFORCE: the score-function policy gradient, on whole episodes, as an SB3 on-policy algorithm."""
+"""
+The episode collection and the update step shared by every algorithm of this package.
+
+An algorithm here is the score-function policy gradient on whole episodes: collect ``n_episodes`` = m complete
+episodes with the current policy, weight every step, and take one gradient step. Collection and update are
+written once, in :class:`EpisodicPolicyGradient`; the public algorithms only pick their policies.
+"""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import numpy as np
 import torch as th
@@ -15,11 +21,12 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
-from sb3_reinforce.buffers import EpisodeBatch, EpisodeBuffer, default_max_rollout_steps
-from sb3_reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, ReinforcePolicy
-from sb3_reinforce.returns import BASELINES, episode_returns, rewards_to_go, step_weights
+from sb3_reinforce.common.buffers import EpisodeBatch, EpisodeBuffer, default_max_rollout_steps
+from sb3_reinforce.common.checks import ArgumentTypeError, check_hyperparameters, check_policy
+from sb3_reinforce.common.policies import ReinforcePolicy
+from sb3_reinforce.common.returns import episode_returns, rewards_to_go, step_weights
 
-SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
+SelfEpisodicPolicyGradient = TypeVar("SelfEpisodicPolicyGradient", bound="EpisodicPolicyGradient")
 
 
 class NonFiniteError(ValueError, FloatingPointError):
@@ -36,61 +43,55 @@ TRAIN_CHUNK_STEPS = 16_384
 VARIANCE_GROUPS = 32
 
 
-class REINFORCE(OnPolicyAlgorithm):
+class GradientPass(NamedTuple):
     """
-    REINFORCE (Williams, 1992): the Monte Carlo score-function policy gradient.
+    What one pass over a batch accumulates (see :meth:`EpisodicPolicyGradient.policy_gradient_pass`).
 
-    Each update collects ``n_episodes`` = m complete episodes tau_1..tau_m with the current policy and takes
-    one gradient step on
+    :param pg_grad: Gradient of the policy-gradient loss, one tensor per parameter
+    :param group_sq_norms: sum_g ||m L_g||^2 / n_g over the groups of episodes (for :func:`estimator_variance`)
+    :param n_groups: Number of groups G
+    :param policy_loss: The policy-gradient loss
+    :param aux_loss: Entropy and value terms of the loss (their gradient is already in the parameters' ``.grad``)
+    :param entropy_sum: Sum of the policy's entropy over every step
+    :param value_loss: The value regression loss (``baseline="value"``)
+    """
+
+    pg_grad: list[th.Tensor]
+    group_sq_norms: float
+    n_groups: int
+    policy_loss: float
+    aux_loss: float
+    entropy_sum: float
+    value_loss: float
+
+
+def estimator_variance(group_sq_norms: float, pg_norm_sq: float, m: int, n_groups: int) -> float:
+    """
+    Trace of the covariance of the gradient estimate g_hat = sum_g L_g, estimated by batch means: with
+    n_g episodes in group g, m L_g / n_g is an unbiased estimate of the gradient from the group alone, so
+
+        tr Cov[g_hat] ~= (1/m) * (1/(G-1)) * (sum_g ||m L_g||^2 / n_g - m ||g_hat||^2)
+
+    :param group_sq_norms: sum_g ||m L_g||^2 / n_g
+    :param pg_norm_sq: ||g_hat||^2
+    :param m: Number of episodes
+    :param n_groups: Number of groups G >= 2
+    """
+    return (group_sq_norms - m * pg_norm_sq) / (n_groups - 1) / m
+
+
+class EpisodicPolicyGradient(OnPolicyAlgorithm):
+    """
+    The shared machinery of this package's algorithms: collect ``n_episodes`` complete episodes with the
+    current policy, weight every step, and take one gradient step on
 
         loss(theta) = -(1/m) sum_i sum_t w_t^i log pi_theta(a_t^i | s_t^i)
 
-    whose gradient is minus the estimate of grad eta(theta). By default (vanilla REINFORCE)
-    ``w_t^i = R(tau_i) = sum_t gamma^t r_t^i`` with ``gamma = 1``: the loss is averaged over episodes, not
-    over steps, and there is no baseline, no reward-to-go, no normalization, no entropy bonus and no gradient
-    clipping. The variance-reduction options below are opt-in.
-
-    Episodes are collected without bias towards short ones: every env contributes a fixed number of episodes
-    (``n_episodes // n_envs``, one more for the first ``n_episodes % n_envs`` envs) started after a reset.
-    Steps an env takes after finishing its share are discarded, and every env that is mid-episode when a
-    rollout starts is reset, so no episode straddles a parameter update. A time-limit truncation ends an
-    episode like a termination (no bootstrapping).
-
-    :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
-    :param env: The environment to learn from (if registered in Gym, can be str)
-    :param learning_rate: The learning rate, it can be a function of the current progress remaining (from 1 to 0)
-    :param n_episodes: Number of complete episodes (m) per gradient step, counted across all envs
-    :param gamma: Discount factor in [0, 1]; 1 (undiscounted) by default
-    :param reward_to_go: Weight each step by the return from that step on,
-        G_t = sum_{k>=t} gamma^(k-t) r_k, instead of the whole episode's return R(tau)
-    :param baseline: Baseline subtracted from the weights: None (default), ``"mean"`` (batch average),
-        ``"loo"`` (leave-one-out average over the other episodes: unbiased) or ``"value"`` (a learned V(s),
-        trained by regression on the rewards-to-go). See :func:`sb3_reinforce.returns.step_weights`.
-    :param normalize_advantage: Standardize the weights within the batch
-    :param ent_coef: Entropy coefficient: adds ``-ent_coef * mean_t H(pi(.|s_t))`` to the loss
-    :param vf_coef: Value loss coefficient (``baseline="value"`` only): adds
-        ``vf_coef * mean_t (V(s_t) - G_t)^2`` to the loss
-    :param max_grad_norm: Clip the gradient to this global norm; None (default) for no clipping
-    :param max_rollout_steps: Most env steps (all envs together) one rollout may take before training stops
-        with an error. None: as many as fit in 1 GiB of rollout storage, at most 1,000,000.
-    :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
-        the reported success rate, mean episode length, and mean reward over
-    :param tensorboard_log: the log location for tensorboard (if None, no logging)
-    :param policy_kwargs: additional arguments to be passed to the policy on creation
-        (see :class:`sb3_reinforce.policies.ReinforcePolicy`)
-    :param verbose: Verbosity level: 0 for no output, 1 for info messages (such as device or wrappers used), 2 for
-        debug messages
-    :param seed: Seed for the pseudo random generators
-    :param device: Device (cpu, cuda, ...) on which the code should be run.
-        Setting it to auto, the code will be run on the GPU if possible.
-    :param _init_setup_model: Whether or not to build the network at the creation of the instance
+    The public algorithms (:class:`sb3_reinforce.REINFORCE`, ...) derive from it; their docstrings list the
+    arguments.
     """
 
-    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
-        "MlpPolicy": MlpPolicy,
-        "CnnPolicy": CnnPolicy,
-        "MultiInputPolicy": MultiInputPolicy,
-    }
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {}
     policy: ReinforcePolicy  # type: ignore[assignment]
     rollout_buffer: EpisodeBuffer  # type: ignore[assignment]
 
@@ -116,29 +117,30 @@ class REINFORCE(OnPolicyAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ):
-        _check_arguments(
-            policy,
-            self.policy_aliases,
-            learning_rate,
-            n_episodes,
-            gamma,
-            baseline,
-            ent_coef,
-            vf_coef,
-            max_grad_norm,
-            max_rollout_steps,
-            policy_kwargs,
+        check_policy(policy, self.policy_aliases, ReinforcePolicy)
+        check_hyperparameters(
+            learning_rate=learning_rate,
+            n_episodes=n_episodes,
+            gamma=gamma,
+            reward_to_go=reward_to_go,
+            baseline=baseline,
+            normalize_advantage=normalize_advantage,
+            ent_coef=ent_coef,
+            vf_coef=vf_coef,
+            max_grad_norm=max_grad_norm,
+            max_rollout_steps=max_rollout_steps,
+            policy_kwargs=policy_kwargs,
         )
         super().__init__(
             policy,  # type: ignore[arg-type]
             env,
-            learning_rate=learning_rate,
+            learning_rate=learning_rate if callable(learning_rate) else float(learning_rate),
             n_steps=1,  # unused: a rollout lasts until its episodes are complete
-            gamma=gamma,
+            gamma=float(gamma),
             gae_lambda=1.0,
-            ent_coef=ent_coef,
-            vf_coef=vf_coef,
-            max_grad_norm=max_grad_norm,  # type: ignore[arg-type]
+            ent_coef=float(ent_coef),
+            vf_coef=float(vf_coef),
+            max_grad_norm=None if max_grad_norm is None else float(max_grad_norm),  # type: ignore[arg-type]
             use_sde=False,
             sde_sample_freq=-1,
             stats_window_size=stats_window_size,
@@ -150,15 +152,16 @@ class REINFORCE(OnPolicyAlgorithm):
             _init_setup_model=False,
         )
         if env is not None and not isinstance(self.action_space, SUPPORTED_ACTION_SPACES):
-            raise TypeError(
-                f"REINFORCE supports the action spaces {[s.__name__ for s in SUPPORTED_ACTION_SPACES]}, "
-                f"but the env's action_space is {self.action_space}"
+            raise ArgumentTypeError(
+                "env",
+                f"{type(self).__name__} supports the action spaces {[s.__name__ for s in SUPPORTED_ACTION_SPACES]}, "
+                f"but the env's action_space is {self.action_space}",
             )
-        self.n_episodes = n_episodes
-        self.reward_to_go = reward_to_go
+        self.n_episodes = int(n_episodes)
+        self.reward_to_go = bool(reward_to_go)
         self.baseline = baseline
-        self.normalize_advantage = normalize_advantage
-        self.max_rollout_steps = max_rollout_steps
+        self.normalize_advantage = bool(normalize_advantage)
+        self.max_rollout_steps = None if max_rollout_steps is None else int(max_rollout_steps)
         self._discarded_steps = 0
         if _init_setup_model:
             self._setup_model()
@@ -261,58 +264,46 @@ class REINFORCE(OnPolicyAlgorithm):
                 ]
             )
 
-    def train(self) -> None:
+    def policy_gradient_pass(self, batch: EpisodeBatch, weights: np.ndarray, targets: np.ndarray | None) -> GradientPass:
         """
-        One gradient step on the episodes of the last rollout.
+        One forward/backward pass over the batch, in groups of whole episodes and chunks of at most
+        ``TRAIN_CHUNK_STEPS`` steps (bounded memory). The policy-gradient part of the loss,
 
-        The loss is processed in groups of whole episodes (and chunks of at most ``TRAIN_CHUNK_STEPS`` steps),
-        which bounds memory and gives the per-group policy-gradient sums L_g from which the estimator's
-        variance is estimated (batch means): with n_g episodes in group g and the estimate g_hat = sum_g L_g,
+            L = -(1/m) sum_i sum_t w_t^i log pi(a_t^i | s_t^i),
 
-            tr Cov[g_hat] ~= (1/m) * (1/(G-1)) * (sum_g ||m L_g||^2 / n_g - m ||g_hat||^2)
+        is differentiated group by group, giving the per-group sums L_g (returned together as ``pg_grad``) from
+        which :func:`estimator_variance` estimates the estimator's variance. The entropy and value terms,
+        ``-ent_coef * mean_t H(pi(.|s_t)) + vf_coef * mean_t (V(s_t) - G_t)^2``, are back-propagated into the
+        parameters' ``.grad`` directly.
+
+        :param batch: The episodes
+        :param weights: w_t^i for every step
+        :param targets: The value targets G_t (``baseline="value"``), else None
         """
-        self.policy.set_training_mode(True)
-        self._update_learning_rate(self.policy.optimizer)
-        batch = self.rollout_buffer.get()
-        lengths = batch.lengths
-        m, n_steps = len(lengths), len(batch.rewards)
-        use_value = self.baseline == "value"
-
-        values = self._predict_values(batch) if use_value else None
-        weights = step_weights(
-            batch.rewards, lengths, self.gamma, self.reward_to_go, self.baseline, values, self.normalize_advantage
-        )
-        returns = episode_returns(batch.rewards, lengths, self.gamma)
-        if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(returns))):
-            raise NonFiniteError(
-                f"Non-finite episode return or weight (returns: {returns.tolist()[:10]}...): rewards overflow. "
-                "The parameters were not changed."
-            )
+        m, n_steps = len(batch.lengths), len(batch.rewards)
         weights_t = th.as_tensor(weights, dtype=th.float32, device=self.device)
         actions_t = th.as_tensor(batch.actions, device=self.device)
-        targets = rewards_to_go(batch.rewards, lengths, self.gamma) if use_value else None
         targets_t = None if targets is None else th.as_tensor(targets, dtype=th.float32, device=self.device)
-
+        has_aux = self.ent_coef != 0 or targets_t is not None
         params = [p for p in self.policy.parameters() if p.requires_grad]
         pg_grad = [th.zeros_like(p) for p in params]
-        self.policy.optimizer.zero_grad()
         group_sq_norms, policy_loss, aux_loss, entropy_sum, value_loss = 0.0, 0.0, 0.0, 0.0, 0.0
-        ep_starts = np.concatenate(([0], np.cumsum(lengths)))
+        ep_starts = np.concatenate(([0], np.cumsum(batch.lengths)))
         groups = np.array_split(np.arange(m), min(m, VARIANCE_GROUPS))
         for group in groups:
             group_grad = [th.zeros_like(p) for p in params]
             for start, end in self._chunks(int(ep_starts[group[0]]), int(ep_starts[group[-1] + 1])):
-                obs = self._obs_slice(batch.observations, start, end)
-                values_pred, log_prob, entropy = self.policy.evaluate_actions(obs, actions_t[start:end])
+                values, log_prob, entropy = self.policy.evaluate_actions(
+                    self._obs_slice(batch.observations, start, end), actions_t[start:end]
+                )
                 assert entropy is not None  # every supported action distribution has one
                 pg_loss = -(weights_t[start:end] * log_prob).sum() / m
                 chunk_aux = -self.ent_coef * entropy.sum() / n_steps
-                if use_value:
-                    assert values_pred is not None and targets_t is not None
-                    chunk_value_loss = ((values_pred.flatten() - targets_t[start:end]) ** 2).sum() / n_steps
+                if targets_t is not None:
+                    assert values is not None
+                    chunk_value_loss = ((values.flatten() - targets_t[start:end]) ** 2).sum() / n_steps
                     chunk_aux = chunk_aux + self.vf_coef * chunk_value_loss
                     value_loss += chunk_value_loss.item()
-                has_aux = self.ent_coef != 0 or use_value
                 grads = th.autograd.grad(pg_loss, params, retain_graph=has_aux, allow_unused=True)
                 for acc, grad in zip(group_grad, grads):
                     if grad is not None:
@@ -325,10 +316,40 @@ class REINFORCE(OnPolicyAlgorithm):
             group_sq_norms += sum(float((m * g).pow(2).sum()) for g in group_grad) / len(group)
             for acc, g in zip(pg_grad, group_grad):
                 acc += g
+        return GradientPass(pg_grad, group_sq_norms, len(groups), policy_loss, aux_loss, entropy_sum, value_loss)
 
-        loss = policy_loss + aux_loss
-        for p, g in zip(params, pg_grad):
+    def train(self) -> None:
+        """
+        One gradient step on the episodes of the last rollout: the weights w_t^i of the estimator
+        (:func:`sb3_reinforce.common.returns.step_weights`), the loss and its gradient
+        (:meth:`policy_gradient_pass`), one optimizer step, then logging.
+        """
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        batch = self.rollout_buffer.get()
+        m, n_steps = len(batch.lengths), len(batch.rewards)
+
+        # Weights of the estimator (and the value targets, with baseline="value")
+        values = self._predict_values(batch) if self.baseline == "value" else None
+        weights = step_weights(
+            batch.rewards, batch.lengths, self.gamma, self.reward_to_go, self.baseline, values, self.normalize_advantage
+        )
+        returns = episode_returns(batch.rewards, batch.lengths, self.gamma)
+        if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(returns))):
+            raise NonFiniteError(
+                f"Non-finite episode return or weight (returns: {returns.tolist()[:10]}...): rewards overflow. "
+                "The parameters were not changed."
+            )
+        targets = rewards_to_go(batch.rewards, batch.lengths, self.gamma) if values is not None else None
+
+        # Loss and gradient
+        self.policy.optimizer.zero_grad()
+        result = self.policy_gradient_pass(batch, weights, targets)
+        pg_norm_sq = float(sum(g.pow(2).sum() for g in result.pg_grad))  # before clipping, which scales .grad in place
+        params = [p for p in self.policy.parameters() if p.requires_grad]
+        for p, g in zip(params, result.pg_grad):
             p.grad = g if p.grad is None else p.grad + g
+        loss = result.policy_loss + result.aux_loss
         grad_norm = th.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
         if not (np.isfinite(loss) and th.isfinite(grad_norm)):
             self.policy.optimizer.zero_grad()
@@ -336,39 +357,41 @@ class REINFORCE(OnPolicyAlgorithm):
                 f"Non-finite loss ({loss}) or gradient norm ({grad_norm.item()}); the parameters were not changed. "
                 "Check the rewards' scale, the learning rate and the policy's log_std."
             )
+
+        # Optimization step
         if self.max_grad_norm is not None:
             th.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
         self.policy.optimizer.step()
         self._n_updates += 1
 
-        pg_norm_sq = float(sum(g.pow(2).sum() for g in pg_grad))
+        # Logs
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/loss", loss)
-        self.logger.record("train/policy_loss", policy_loss)
-        self.logger.record("train/entropy", entropy_sum / n_steps)
+        self.logger.record("train/policy_loss", result.policy_loss)
+        self.logger.record("train/entropy", result.entropy_sum / n_steps)
         self.logger.record("train/grad_norm", grad_norm.item())
         self.logger.record("train/n_episodes", m)
         self.logger.record("train/n_steps", n_steps)
         self.logger.record("train/discarded_steps", self._discarded_steps)
         self.logger.record("train/return_mean", float(returns.mean()))
         self.logger.record("train/return_std", float(returns.std()))
-        if len(groups) > 1:
-            trace_cov = (group_sq_norms - m * pg_norm_sq) / (len(groups) - 1) / m
+        if result.n_groups > 1:
+            trace_cov = estimator_variance(result.group_sq_norms, pg_norm_sq, m, result.n_groups)
             self.logger.record("train/grad_variance", trace_cov)
             self.logger.record("train/grad_snr", pg_norm_sq / trace_cov if trace_cov > 0 else float("inf"))
         if values is not None and targets is not None:
-            self.logger.record("train/value_loss", value_loss)
+            self.logger.record("train/value_loss", result.value_loss)
             self.logger.record("train/explained_variance", float(explained_variance(values, targets)))
 
     def learn(
-        self: SelfREINFORCE,
+        self: SelfEpisodicPolicyGradient,
         total_timesteps: int,
         callback: MaybeCallback = None,
         log_interval: int = 1,
-        tb_log_name: str = "REINFORCE",
+        tb_log_name: str = "EpisodicPolicyGradient",
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
-    ) -> SelfREINFORCE:
+    ) -> SelfEpisodicPolicyGradient:
         return super().learn(
             total_timesteps=total_timesteps,
             callback=callback,
@@ -377,45 +400,3 @@ class REINFORCE(OnPolicyAlgorithm):
             reset_num_timesteps=reset_num_timesteps,
             progress_bar=progress_bar,
         )
-
-
-def _check_arguments(
-    policy: Any,
-    policy_aliases: dict[str, type[BasePolicy]],
-    learning_rate: Any,
-    n_episodes: Any,
-    gamma: Any,
-    baseline: Any,
-    ent_coef: Any,
-    vf_coef: Any,
-    max_grad_norm: Any,
-    max_rollout_steps: Any,
-    policy_kwargs: Any,
-) -> None:
-    """Reject invalid hyperparameters before anything is built, naming the argument and what is allowed."""
-    if isinstance(policy, str) and policy not in policy_aliases:
-        raise ValueError(f"policy must be one of {sorted(policy_aliases)} or a policy class, got {policy!r}")
-    if not isinstance(policy, str) and not (isinstance(policy, type) and issubclass(policy, ReinforcePolicy)):
-        raise TypeError(f"policy must be one of {sorted(policy_aliases)} or a ReinforcePolicy subclass, got {policy!r}")
-    initial_lr = learning_rate(1.0) if callable(learning_rate) else learning_rate
-    if isinstance(initial_lr, bool) or not isinstance(initial_lr, (int, float)) or not initial_lr > 0:
-        raise ValueError(f"learning_rate must be > 0 (or a schedule whose value at progress 1 is > 0), got {learning_rate!r}")
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes < 1:
-        raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
-    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0.0 <= gamma <= 1.0:
-        raise ValueError(f"gamma must be a number in [0, 1], got {gamma!r}")
-    if baseline not in BASELINES:
-        raise ValueError(f"baseline must be one of {list(BASELINES)}, got {baseline!r}")
-    if baseline == "loo" and n_episodes < 2:
-        raise ValueError(f"baseline='loo' needs n_episodes >= 2, got n_episodes={n_episodes}")
-    for name, value in (("ent_coef", ent_coef), ("vf_coef", vf_coef)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-            raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-    if max_grad_norm is not None and (not isinstance(max_grad_norm, (int, float)) or not max_grad_norm > 0):
-        raise ValueError(f"max_grad_norm must be None or a number > 0, got {max_grad_norm!r}")
-    if max_rollout_steps is not None and (
-        isinstance(max_rollout_steps, bool) or not isinstance(max_rollout_steps, (int, np.integer)) or max_rollout_steps < 1
-    ):
-        raise ValueError(f"max_rollout_steps must be None or an integer >= 1, got {max_rollout_steps!r}")
-    if policy_kwargs is not None and "use_value_net" in policy_kwargs:
-        raise ValueError("policy_kwargs must not set 'use_value_net': it follows from baseline='value'")

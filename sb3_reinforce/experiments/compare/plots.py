@@ -15,7 +15,7 @@ import numpy as np
 import seaborn as sns
 from rliable import plot_utils
 
-from sb3_reinforce.compare.grid import write_atomic
+from sb3_reinforce.experiments.compare.grid import write_atomic
 
 # One curve: (x, point estimates, lower bounds, upper bounds)
 Curve = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]

@@ -13,9 +13,8 @@ episode ``i``, ``T_i`` its length and ``gamma`` the discount factor.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import lfilter
 
-BASELINES = (None, "mean", "loo", "value")
+from sb3_reinforce.common.checks import BASELINES
 
 
 def episode_starts(lengths: np.ndarray) -> np.ndarray:
@@ -65,18 +64,24 @@ def rewards_to_go(rewards: np.ndarray, lengths: np.ndarray, gamma: float) -> np.
 
         G_t^i = sum_{k=t}^{T_i - 1} gamma^(k - t) r_k^i
 
-    computed per episode as a first-order linear filter run backwards in time, G_t = r_t + gamma G_{t+1}.
+    computed backwards in time, G_t = r_t + gamma G_{t+1}, for all episodes at once: one vectorized step per
+    time index, over the episodes that are still running at that index.
 
     :param rewards: Rewards of all steps, episodes back to back, shape (N,)
     :param lengths: Length of each episode, shape (m,)
     :param gamma: Discount factor in [0, 1]
     :return: G_t for each step, shape (N,), float64
     """
-    rewards = np.asarray(rewards, dtype=np.float64)
-    out = np.empty_like(rewards)
-    for start, length in zip(episode_starts(lengths), np.asarray(lengths, dtype=np.int64)):
-        segment = rewards[start : start + length]
-        out[start : start + length] = lfilter([1.0], [1.0, -gamma], segment[::-1])[::-1]
+    out = np.array(rewards, dtype=np.float64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if len(lengths) == 0:
+        return out
+    order = np.argsort(-lengths, kind="stable")  # longest episodes first
+    longest_first, starts = lengths[order], episode_starts(lengths)[order]
+    for t in range(int(longest_first[0]) - 2, -1, -1):
+        n_running = int(np.count_nonzero(longest_first > t + 1))  # episodes that have a step t + 1
+        index = starts[:n_running] + t
+        out[index] += gamma * out[index + 1]
     return out
 
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from sb3_reinforce.compare import plots
-from sb3_reinforce.compare.grid import read_result, threshold_of, write_atomic, write_json_atomic
-from sb3_reinforce.compare.stats import METRICS, interval_estimate, mean, median_steps, normalize
+from sb3_reinforce.experiments.compare import plots
+from sb3_reinforce.experiments.compare.grid import read_result, threshold_of, write_atomic, write_json_atomic
+from sb3_reinforce.experiments.compare.stats import METRICS, interval_estimate, mean, median_steps, normalize
 
 RANDOM_EPISODES = 100
 

@@ -1,0 +1,1 @@
+"""What every algorithm of the package shares: episode storage, returns and weights, policies, the update step."""

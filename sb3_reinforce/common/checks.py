@@ -1,0 +1,114 @@
+"""
+Argument checks shared by the algorithms, run before anything is built.
+
+Every error names the argument (``error.argument``) and what is allowed. Numbers may be Python or NumPy
+scalars (``np.float32(0.99)``, ``np.int64(8)``); booleans are not numbers here, and flags must be booleans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+BASELINES = (None, "mean", "loo", "value")
+
+
+class ArgumentError(ValueError):
+    """
+    An invalid hyperparameter.
+
+    :param argument: Name of the offending argument
+    :param message: What is wrong and what is allowed
+    """
+
+    def __init__(self, argument: str, message: str):
+        super().__init__(message)
+        self.argument = argument
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """An argument of the wrong kind (e.g. a policy class that is not a policy of this package)."""
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a real number (Python or NumPy scalar), booleans excluded."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_integer(value: Any) -> bool:
+    """Whether ``value`` is an integer (Python or NumPy scalar), booleans excluded."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_policy(policy: Any, policy_aliases: dict[str, type], base_class: type) -> None:
+    """
+    :param policy: A policy alias or class
+    :param policy_aliases: The algorithm's aliases
+    :param base_class: The class every policy of the algorithm derives from
+    :raises ArgumentError: an unknown alias; ArgumentTypeError: a class that does not derive from ``base_class``
+    """
+    if isinstance(policy, str):
+        if policy not in policy_aliases:
+            raise ArgumentError("policy", f"policy must be one of {sorted(policy_aliases)} or a policy class, got {policy!r}")
+    elif not (isinstance(policy, type) and issubclass(policy, base_class)):
+        raise ArgumentTypeError(
+            "policy", f"policy must be one of {sorted(policy_aliases)} or a {base_class.__name__} subclass, got {policy!r}"
+        )
+
+
+def _check_number(name: str, value: Any, allowed: str, ok: Callable[[Any], bool], optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not is_number(value) or not ok(value):
+        raise ArgumentError(name, f"{name} must be {'None or ' if optional else ''}{allowed}, got {value!r}")
+
+
+def _check_flag(name: str, value: Any) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentError(name, f"{name} must be True or False, got {value!r}")
+
+
+def check_hyperparameters(
+    learning_rate: Any = 3e-3,
+    n_episodes: Any = 8,
+    gamma: Any = 1.0,
+    reward_to_go: Any = False,
+    baseline: Any = None,
+    normalize_advantage: Any = False,
+    ent_coef: Any = 0.0,
+    vf_coef: Any = 0.5,
+    max_grad_norm: Any = None,
+    max_rollout_steps: Any = None,
+    policy_kwargs: Any = None,
+) -> None:
+    """
+    Check the hyperparameters of an episodic policy-gradient algorithm (the arguments of
+    :class:`sb3_reinforce.REINFORCE`, with its defaults).
+
+    :raises ArgumentError: naming the first invalid argument (``error.argument``) and what is allowed
+    """
+    initial_lr = learning_rate(1.0) if callable(learning_rate) else learning_rate
+    if not is_number(initial_lr) or not initial_lr > 0:
+        allowed = "> 0 (or a schedule whose value at progress 1 is > 0)"
+        raise ArgumentError("learning_rate", f"learning_rate must be {allowed}, got {learning_rate!r}")
+    if not is_integer(n_episodes) or n_episodes < 1:
+        raise ArgumentError("n_episodes", f"n_episodes must be an integer >= 1, got {n_episodes!r}")
+    _check_number("gamma", gamma, "a number in [0, 1]", lambda x: 0.0 <= x <= 1.0)
+    _check_flag("reward_to_go", reward_to_go)
+    _check_flag("normalize_advantage", normalize_advantage)
+    if not (baseline is None or isinstance(baseline, str)) or baseline not in BASELINES:
+        raise ArgumentError("baseline", f"baseline must be one of {list(BASELINES)}, got {baseline!r}")
+    if baseline == "loo" and n_episodes < 2:
+        raise ArgumentError("baseline", f"baseline='loo' needs n_episodes >= 2, got n_episodes={n_episodes}")
+    _check_number("ent_coef", ent_coef, "a number >= 0", lambda x: x >= 0)
+    _check_number("vf_coef", vf_coef, "a number >= 0", lambda x: x >= 0)
+    _check_number("max_grad_norm", max_grad_norm, "a number > 0", lambda x: x > 0, optional=True)
+    if max_rollout_steps is not None and (not is_integer(max_rollout_steps) or max_rollout_steps < 1):
+        allowed = "None or an integer >= 1"
+        raise ArgumentError("max_rollout_steps", f"max_rollout_steps must be {allowed}, got {max_rollout_steps!r}")
+    if policy_kwargs is not None and not isinstance(policy_kwargs, dict):
+        raise ArgumentError("policy_kwargs", f"policy_kwargs must be None or a dict, got {policy_kwargs!r}")
+    if policy_kwargs is not None and "use_value_net" in policy_kwargs:
+        raise ArgumentError("policy_kwargs", "policy_kwargs must not set 'use_value_net': it follows from baseline='value'")

@@ -1,0 +1,270 @@
+"""
+Critic-free actor policies for REINFORCE, following SB3's ``ActorCriticPolicy`` conventions.
+
+The vanilla algorithm needs only pi(a|s), so by default these policies hold no value network at all: no
+unused critic parameters in the model, its optimizer or its saved file. A value head is built only when the
+algorithm asks for it (``baseline="value"``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.distributions import (
+    BernoulliDistribution,
+    CategoricalDistribution,
+    DiagGaussianDistribution,
+    Distribution,
+    MultiCategoricalDistribution,
+    make_proba_distribution,
+)
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.torch_layers import (
+    BaseFeaturesExtractor,
+    CombinedExtractor,
+    FlattenExtractor,
+    NatureCNN,
+    create_mlp,
+)
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from torch import nn
+
+from sb3_reinforce.common.checks import ArgumentError
+
+
+class ReinforcePolicy(BasePolicy):
+    """
+    Stochastic policy pi_theta(a|s) for REINFORCE: features extractor, MLP, action distribution head.
+    Optionally a separate value head V(s) used as a baseline.
+
+    :param observation_space: Observation space
+    :param action_space: Action space
+    :param lr_schedule: Learning rate schedule (could be constant)
+    :param net_arch: Hidden layer sizes. A list applies to the actor (and to the value head when there is one);
+        ``dict(pi=[...], vf=[...])`` sets them apart. ``[]`` gives a linear policy. Default ``[64, 64]``
+        (``[]`` after a ``NatureCNN``).
+    :param activation_fn: Activation function between hidden layers
+    :param ortho_init: Orthogonal initialization as in SB3 (gain sqrt(2) for hidden layers, 0.01 for the action
+        head, 1 for the value head)
+    :param log_std_init: Initial log standard deviation of the Gaussian policy (``Box`` actions)
+    :param features_extractor_class: Features extractor to use
+    :param features_extractor_kwargs: Keyword arguments to pass to the features extractor
+    :param share_features_extractor: Whether the value head shares the actor's features extractor
+        (only relevant with a value head)
+    :param normalize_images: Whether to divide image observations by 255
+    :param optimizer_class: The optimizer to use, ``th.optim.Adam`` by default
+    :param optimizer_kwargs: Additional keyword arguments, excluding the learning rate, to pass to the
+        optimizer (default for Adam: ``eps=1e-5``, as in SB3; other optimizers get exactly what is given)
+    :param use_value_net: Build a value head V(s) (used by ``baseline="value"``)
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        net_arch: list[int] | dict[str, list[int]] | None = None,
+        activation_fn: type[nn.Module] = nn.Tanh,
+        ortho_init: bool = True,
+        log_std_init: float = 0.0,
+        features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
+        features_extractor_kwargs: dict[str, Any] | None = None,
+        share_features_extractor: bool = True,
+        normalize_images: bool = True,
+        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        use_value_net: bool = False,
+    ):
+        if optimizer_kwargs is None:
+            optimizer_kwargs = {"eps": 1e-5} if optimizer_class == th.optim.Adam else {}
+        super().__init__(
+            observation_space,
+            action_space,
+            features_extractor_class,
+            features_extractor_kwargs,
+            optimizer_class=optimizer_class,
+            optimizer_kwargs=optimizer_kwargs,
+            normalize_images=normalize_images,
+        )
+        if net_arch is None:
+            net_arch = [] if features_extractor_class == NatureCNN else [64, 64]
+        if isinstance(net_arch, list) and len(net_arch) > 0 and isinstance(net_arch[0], dict):
+            # SB3 < 1.8's format, still accepted by SB3's ActorCriticPolicy with the same warning
+            warnings.warn(
+                "As shared layers in the mlp_extractor are removed since SB3 v1.8.0, "
+                "you should now pass directly a dictionary and not a list "
+                "(net_arch=dict(pi=..., vf=...) instead of net_arch=[dict(pi=..., vf=...)])",
+                stacklevel=2,
+            )
+            net_arch = net_arch[0]
+        if isinstance(net_arch, dict):
+            unknown = set(net_arch) - {"pi", "vf"}
+            if unknown:
+                raise ArgumentError("policy_kwargs", f"net_arch dict keys must be 'pi' and/or 'vf', got {sorted(unknown)}")
+            pi_arch, vf_arch = list(net_arch.get("pi", [])), list(net_arch.get("vf", []))
+        else:
+            pi_arch, vf_arch = list(net_arch), list(net_arch)
+        self.net_arch = net_arch
+        self.pi_arch, self.vf_arch = pi_arch, vf_arch
+        self.activation_fn = activation_fn
+        self.ortho_init = ortho_init
+        self.log_std_init = log_std_init
+        self.share_features_extractor = share_features_extractor
+        self.use_value_net = use_value_net
+        self.action_dist = make_proba_distribution(action_space)
+
+        self.features_extractor = self.make_features_extractor()
+        self.features_dim = self.features_extractor.features_dim
+        self._build(lr_schedule)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(
+            dict(
+                net_arch=self.net_arch,
+                activation_fn=self.activation_fn,
+                ortho_init=self.ortho_init,
+                log_std_init=self.log_std_init,
+                lr_schedule=self._dummy_schedule,  # not needed to load the policy alone
+                features_extractor_class=self.features_extractor_class,
+                features_extractor_kwargs=self.features_extractor_kwargs,
+                share_features_extractor=self.share_features_extractor,
+                optimizer_class=self.optimizer_class,
+                optimizer_kwargs=self.optimizer_kwargs,
+                use_value_net=self.use_value_net,
+            )
+        )
+        return data
+
+    def _mlp(self, arch: list[int]) -> tuple[nn.Module, int]:
+        layers = create_mlp(self.features_dim, -1, arch, self.activation_fn)
+        return nn.Sequential(*layers), (arch[-1] if arch else self.features_dim)
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        """
+        Create the networks and the optimizer.
+
+        :param lr_schedule: Learning rate schedule; lr_schedule(1) is the initial learning rate
+        """
+        self.actor_net, latent_dim_pi = self._mlp(self.pi_arch)
+        if isinstance(self.action_dist, DiagGaussianDistribution):
+            self.action_net, self.log_std = self.action_dist.proba_distribution_net(
+                latent_dim=latent_dim_pi, log_std_init=self.log_std_init
+            )
+        else:
+            assert isinstance(self.action_dist, (CategoricalDistribution, MultiCategoricalDistribution, BernoulliDistribution))
+            self.action_net = self.action_dist.proba_distribution_net(latent_dim=latent_dim_pi)
+
+        module_gains: dict[nn.Module, float] = {
+            self.features_extractor: np.sqrt(2),
+            self.actor_net: np.sqrt(2),
+            self.action_net: 0.01,
+        }
+        if self.use_value_net:
+            self.vf_features_extractor = (
+                self.features_extractor if self.share_features_extractor else self.make_features_extractor()
+            )
+            self.critic_net, latent_dim_vf = self._mlp(self.vf_arch)
+            self.value_net = nn.Linear(latent_dim_vf, 1)
+            module_gains.update({self.vf_features_extractor: np.sqrt(2), self.critic_net: np.sqrt(2), self.value_net: 1.0})
+        if self.ortho_init:
+            for module, gain in module_gains.items():
+                module.apply(partial(self.init_weights, gain=gain))
+
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)  # type: ignore[call-arg]
+
+    def _get_action_dist_from_latent(self, latent_pi: th.Tensor) -> Distribution:
+        mean_actions = self.action_net(latent_pi)
+        if isinstance(self.action_dist, DiagGaussianDistribution):
+            return self.action_dist.proba_distribution(mean_actions, self.log_std)
+        assert isinstance(self.action_dist, (CategoricalDistribution, MultiCategoricalDistribution, BernoulliDistribution))
+        return self.action_dist.proba_distribution(action_logits=mean_actions)
+
+    def get_distribution(self, obs: PyTorchObs) -> Distribution:
+        """
+        The current policy's action distribution pi_theta(.|s) for the given observations.
+
+        :param obs: Observations
+        :return: the action distribution
+        """
+        features = self.extract_features(obs, self.features_extractor)
+        return self._get_action_dist_from_latent(self.actor_net(features))
+
+    def sample_actions(self, obs: PyTorchObs) -> th.Tensor:
+        """
+        Sample a ~ pi_theta(.|s), the same draw as ``get_distribution(obs).get_actions()``, for the rollout loop.
+        Categorical actions are sampled straight from the softmax of the logits (``torch.multinomial``, as
+        ``torch.distributions.Categorical.sample`` does), skipping the construction and argument validation of
+        the distribution object, which cost more than the forward pass of a small network.
+
+        :param obs: Observations
+        :return: actions, shape (batch, *action_shape)
+        """
+        if isinstance(self.action_dist, CategoricalDistribution):
+            logits = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
+            return th.multinomial(th.softmax(logits, dim=-1), 1).squeeze(-1)
+        return self.get_distribution(obs).get_actions()
+
+    def predict_values(self, obs: PyTorchObs) -> th.Tensor:
+        """
+        The value head's estimate V(s), shape (batch, 1). Only with ``use_value_net=True``.
+
+        :param obs: Observations
+        """
+        if not self.use_value_net:
+            raise RuntimeError("This policy has no value head: it is built only with baseline='value'.")
+        features = self.extract_features(obs, self.vf_features_extractor)
+        return self.value_net(self.critic_net(features))
+
+    def evaluate_actions(self, obs: PyTorchObs, actions: th.Tensor) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
+        """
+        Evaluate actions under the current policy, as SB3's ``ActorCriticPolicy.evaluate_actions`` does.
+
+        :param obs: Observations
+        :param actions: Actions (as sampled, before any clipping)
+        :return: V(s) (None when the policy has no value head), log pi(a|s) and the entropy of pi(.|s)
+            (None where the distribution has no closed form, as in SB3)
+        """
+        distribution = self.get_distribution(obs)
+        values = self.predict_values(obs) if self.use_value_net else None
+        return values, distribution.log_prob(actions), distribution.entropy()
+
+    def forward(self, obs: th.Tensor, deterministic: bool = False) -> th.Tensor:
+        """
+        Sample (or take the most likely) actions.
+
+        :param obs: Observations
+        :param deterministic: Whether to return the mode instead of a sample
+        :return: actions, shape (batch, *action_shape)
+        """
+        return self._predict(obs, deterministic=deterministic)
+
+    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        return self.get_distribution(observation).get_actions(deterministic=deterministic)
+
+
+class ReinforceCnnPolicy(ReinforcePolicy):
+    """
+    ReinforcePolicy with a ``NatureCNN`` features extractor, for image observations.
+    Parameters as in :class:`ReinforcePolicy`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("features_extractor_class", NatureCNN)
+        super().__init__(*args, **kwargs)
+
+
+class MultiInputReinforcePolicy(ReinforcePolicy):
+    """
+    ReinforcePolicy with a ``CombinedExtractor``, for ``Dict`` observations.
+    Parameters as in :class:`ReinforcePolicy`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("features_extractor_class", CombinedExtractor)
+        super().__init__(*args, **kwargs)

@@ -1,0 +1,91 @@
+"""REINFORCE: the score-function policy gradient, on whole episodes, as an SB3 on-policy algorithm."""
+
+from __future__ import annotations
+
+from typing import ClassVar, TypeVar
+
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import MaybeCallback
+
+from sb3_reinforce.common.episodic import EpisodicPolicyGradient
+from sb3_reinforce.reinforce.policies import CnnPolicy, MlpPolicy, MultiInputPolicy
+
+SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
+
+
+class REINFORCE(EpisodicPolicyGradient):
+    """
+    REINFORCE (Williams, 1992): the Monte Carlo score-function policy gradient.
+
+    Paper: https://doi.org/10.1007/BF00992696 ("Simple statistical gradient-following algorithms for
+    connectionist reinforcement learning", Machine Learning 8, 229-256)
+
+    Each update collects ``n_episodes`` = m complete episodes tau_1..tau_m with the current policy and takes
+    one gradient step on
+
+        loss(theta) = -(1/m) sum_i sum_t w_t^i log pi_theta(a_t^i | s_t^i)
+
+    whose gradient is minus the estimate of grad eta(theta). By default (vanilla REINFORCE)
+    ``w_t^i = R(tau_i) = sum_t gamma^t r_t^i`` with ``gamma = 1``: the loss is averaged over episodes, not
+    over steps, and there is no baseline, no reward-to-go, no normalization, no entropy bonus and no gradient
+    clipping. The variance-reduction options below are opt-in.
+
+    Episodes are collected without bias towards short ones: every env contributes a fixed number of episodes
+    (``n_episodes // n_envs``, one more for the first ``n_episodes % n_envs`` envs) started after a reset.
+    Steps an env takes after finishing its share are discarded, and every env that is mid-episode when a
+    rollout starts is reset, so no episode straddles a parameter update. A time-limit truncation ends an
+    episode like a termination (no bootstrapping).
+
+    :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
+    :param env: The environment to learn from (if registered in Gym, can be str)
+    :param learning_rate: The learning rate, it can be a function of the current progress remaining (from 1 to 0)
+    :param n_episodes: Number of complete episodes (m) per gradient step, counted across all envs
+    :param gamma: Discount factor in [0, 1]; 1 (undiscounted) by default
+    :param reward_to_go: Weight each step by the return from that step on,
+        G_t = sum_{k>=t} gamma^(k-t) r_k, instead of the whole episode's return R(tau)
+    :param baseline: Baseline subtracted from the weights: None (default), ``"mean"`` (batch average),
+        ``"loo"`` (leave-one-out average over the other episodes: unbiased) or ``"value"`` (a learned V(s),
+        trained by regression on the rewards-to-go). See :func:`sb3_reinforce.common.returns.step_weights`.
+    :param normalize_advantage: Standardize the weights within the batch
+    :param ent_coef: Entropy coefficient: adds ``-ent_coef * mean_t H(pi(.|s_t))`` to the loss
+    :param vf_coef: Value loss coefficient (``baseline="value"`` only): adds
+        ``vf_coef * mean_t (V(s_t) - G_t)^2`` to the loss
+    :param max_grad_norm: Clip the gradient to this global norm; None (default) for no clipping
+    :param max_rollout_steps: Most env steps (all envs together) one rollout may take before training stops
+        with an error. None: as many as fit in 1 GiB of rollout storage, at most 1,000,000.
+    :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
+        the reported success rate, mean episode length, and mean reward over
+    :param tensorboard_log: the log location for tensorboard (if None, no logging)
+    :param policy_kwargs: additional arguments to be passed to the policy on creation
+        (see :class:`sb3_reinforce.common.policies.ReinforcePolicy`)
+    :param verbose: Verbosity level: 0 for no output, 1 for info messages (such as device or wrappers used), 2 for
+        debug messages
+    :param seed: Seed for the pseudo random generators
+    :param device: Device (cpu, cuda, ...) on which the code should be run.
+        Setting it to auto, the code will be run on the GPU if possible.
+    :param _init_setup_model: Whether or not to build the network at the creation of the instance
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
+        "MlpPolicy": MlpPolicy,
+        "CnnPolicy": CnnPolicy,
+        "MultiInputPolicy": MultiInputPolicy,
+    }
+
+    def learn(
+        self: SelfREINFORCE,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 1,
+        tb_log_name: str = "REINFORCE",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfREINFORCE:
+        return super().learn(
+            total_timesteps=total_timesteps,
+            callback=callback,
+            log_interval=log_interval,
+            tb_log_name=tb_log_name,
+            reset_num_timesteps=reset_num_timesteps,
+            progress_bar=progress_bar,
+        )
