@@ -14,8 +14,10 @@ def test_zoo_hyperparams_are_rl_zoo_configs():
         assert hyperparams["n_envs"] == bench.N_ENVS
         assert "n_timesteps" in hyperparams
     ppo = bench.zoo_hyperparams("ppo")
-    # rl-zoo's "lin_0.001" becomes a schedule of the progress remaining
-    assert callable(ppo["learning_rate"])
+    # rl-zoo's "lin_0.001" becomes rl-zoo's own schedule of the progress remaining
+    from rl_zoo3.utils import SimpleLinearSchedule
+
+    assert isinstance(ppo["learning_rate"], SimpleLinearSchedule)
     assert ppo["learning_rate"](1.0) == pytest.approx(1e-3)
     assert ppo["learning_rate"](0.5) == pytest.approx(5e-4)
 
@@ -36,6 +38,17 @@ def test_measure_and_format_throughput():
     table = bench.format_throughput(results, steps=64)
     assert "| reinforce |" in table and "| physical |" in table
     assert "REINFORCE >= 0.6 x physical" in table
+    # 64 steps are too short to judge a target: no "yes"/"no" verdict
+    assert "| not judged |" in table and "too short to judge" in table
+    assert "| no |" not in table and "| yes |" not in table
+
+
+def test_targets_are_judged_at_full_budget():
+    results = {"reinforce": [30_000.0, 32_000.0], "physical": [60_000.0, 62_000.0], "a2c": [10_000.0, 11_000.0]}
+    table = bench.format_throughput(results, steps=bench.DEFAULT_STEPS)
+    assert "| REINFORCE >= 0.6 x physical | 0.51 x | no |" in table
+    assert "| REINFORCE >= 2.0 x a2c | 2.95 x | yes |" in table
+    assert "too short" not in table
 
 
 def test_measure_rollout_memory():
