@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: install demo test lint format docs dist dist-check bench clean
+.PHONY: install demo test peer-tests lint format docs dist dist-check bench clean
 
 # Every extra (zoo, mujoco, compare) and the dev tools: what the tests and the docs need
 $(STAMP): pyproject.toml
@@ -26,14 +26,18 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q tests
 
+# The peers' own suites with this package's algorithms in their place (SB3's tests, REINFORCE as A2C)
+peer-tests: install
+	$(BIN)/python scripts/peer_tests.py sb3 -p no:warnings
+
 lint: install
-	$(BIN)/ruff check sb3_reinforce tests docs
-	$(BIN)/ruff format --check sb3_reinforce tests docs
+	$(BIN)/ruff check sb3_reinforce tests docs scripts
+	$(BIN)/ruff format --check sb3_reinforce tests docs scripts
 	$(BIN)/mypy sb3_reinforce
 
 format: install
-	$(BIN)/ruff format sb3_reinforce tests docs
-	$(BIN)/ruff check --fix sb3_reinforce tests docs
+	$(BIN)/ruff format sb3_reinforce tests docs scripts
+	$(BIN)/ruff check --fix sb3_reinforce tests docs scripts
 
 # The documentation site (Sphinx), warnings as errors: docs/_build/html/index.html
 docs: install
@@ -52,4 +56,4 @@ bench: install
 	$(BIN)/python -m sb3_reinforce.bench
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache docs/_build
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache docs/_build .peer_tests

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
+from gymnasium import spaces
 from stable_baselines3.common.callbacks import (
     CheckpointCallback,
     EvalCallback,
@@ -281,3 +282,29 @@ def test_old_net_arch_format_is_accepted_with_sb3s_warning():
     with pytest.warns(UserWarning, match="net_arch=dict"):
         model = REINFORCE("MlpPolicy", "Pendulum-v1", baseline="value", policy_kwargs=dict(net_arch=[dict(pi=[8], vf=[4])]))
     assert model.policy.pi_arch == [8] and model.policy.vf_arch == [4]
+
+
+class MatrixActionEnv(gym.Env):
+    """A Box action of shape (2, 2): reward -||a - target||^2, 5 steps."""
+
+    observation_space = spaces.Box(-1, 1, shape=(3,), dtype=np.float32)
+    action_space = spaces.Box(-1, 1, shape=(2, 2), dtype=np.float32)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(3, dtype=np.float32), {}
+
+    def step(self, action):
+        assert action.shape == (2, 2) and np.all(np.abs(action) <= 1), action
+        self.t += 1
+        return np.zeros(3, dtype=np.float32), -float(np.sum((action - 0.5) ** 2)), False, self.t >= 5, {}
+
+
+def test_multi_dimensional_box_actions():
+    """The env gets actions of its own shape, clipped; the score function gets the flat sampled ones."""
+    model = REINFORCE("MlpPolicy", MatrixActionEnv(), n_episodes=4, seed=0).learn(200)
+    batch = model.rollout_buffer.get()
+    assert batch.actions.shape == (20, 4)
+    action, _ = model.predict(np.zeros(3, dtype=np.float32), deterministic=True)
+    assert action.shape == (2, 2)

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from gymnasium import spaces
+from stable_baselines3.common.preprocessing import get_action_dim
 
 DEFAULT_MAX_ROLLOUT_STEPS = 1_000_000
 DEFAULT_MAX_ROLLOUT_BYTES = 1 << 30  # 1 GiB
@@ -140,7 +141,11 @@ class EpisodeBuffer:
             old = self.observations if isinstance(self.observations, np.ndarray) else None
             self.observations = grown(old, self.observation_space.shape, self.observation_space.dtype)  # type: ignore[arg-type]
         discrete = isinstance(self.action_space, (spaces.Discrete, spaces.MultiDiscrete))
-        self.actions = grown(self.actions, self.action_space.shape or (), np.int64 if discrete else np.float32)
+        # Box actions are stored flat, as the Gaussian's log-probability takes them (SB3's buffers do the same)
+        action_shape = (
+            (get_action_dim(self.action_space),) if isinstance(self.action_space, spaces.Box) else self.action_space.shape
+        )
+        self.actions = grown(self.actions, action_shape or (), np.int64 if discrete else np.float32)
         self.rewards = grown(self.rewards, (), np.float32)
         self.dones = grown(self.dones, (), bool)
         self.keep = grown(self.keep, (), bool)
@@ -156,8 +161,8 @@ class EpisodeBuffer:
         """
         Store one vectorized step.
 
-        :param obs: Observations the actions were chosen from, shape (n_envs, *obs_shape)
-        :param actions: Actions as sampled by the policy (before clipping), shape (n_envs, *action_shape)
+        :param obs: Observations the actions were chosen from, shape ``(n_envs, *obs_shape)``
+        :param actions: Actions as sampled by the policy (before clipping), shape ``(n_envs, *action_shape)``
         :param rewards: Rewards returned by ``env.step``, shape (n_envs,)
         :param dones: Episode ends returned by ``env.step`` (termination or truncation), shape (n_envs,)
         :raises ValueError: if a reward is NaN or infinite

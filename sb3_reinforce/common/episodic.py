@@ -224,7 +224,8 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             # The env gets actions clipped to its bounds; the buffer keeps the sampled ones for the score function
             clipped_actions = actions
             if isinstance(self.action_space, spaces.Box):
-                clipped_actions = np.clip(actions, self.action_space.low, self.action_space.high)
+                shaped = actions.reshape((-1, *self.action_space.shape))
+                clipped_actions = np.clip(shaped, self.action_space.low, self.action_space.high)
 
             new_obs, rewards, dones, infos = env.step(clipped_actions)
             self.num_timesteps += env.num_envs
