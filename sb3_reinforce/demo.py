@@ -13,9 +13,9 @@ from sb3_reinforce import REINFORCE
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--env", default="CartPole-v1")
-    parser.add_argument("-n", "--n-timesteps", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--env", default="CartPole-v1", help="Gymnasium env id (default: %(default)s)")
+    parser.add_argument("-n", "--n-timesteps", type=int, default=100_000, help="env steps to train (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     args = parser.parse_args(argv)
     th.set_num_threads(1)
 
