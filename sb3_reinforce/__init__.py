@@ -1,7 +1,8 @@
 """REINFORCE, the score-function policy gradient on whole episodes, for Stable-Baselines3."""
 
 from sb3_reinforce.reinforce import REINFORCE
+from sb3_reinforce.reinforce_mask import MaskableREINFORCE
 
 __version__ = "0.2.0"
 
-__all__ = ["REINFORCE", "__version__"]
+__all__ = ["REINFORCE", "MaskableREINFORCE", "__version__"]

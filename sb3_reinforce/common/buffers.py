@@ -32,12 +32,14 @@ class EpisodeBatch(NamedTuple):
     :param actions: Action sampled by the policy at each step (before any clipping to the action space)
     :param rewards: Reward received after each step's action
     :param lengths: Number of steps of each episode
+    :param action_masks: The valid actions (True) at each step, as the policy was given them; None without masking
     """
 
     observations: np.ndarray | dict[str, np.ndarray]
     actions: np.ndarray
     rewards: np.ndarray
     lengths: np.ndarray
+    action_masks: np.ndarray | None = None
 
 
 def episode_quotas(n_episodes: int, n_envs: int) -> np.ndarray:
@@ -55,27 +57,45 @@ def episode_quotas(n_episodes: int, n_envs: int) -> np.ndarray:
     return quotas
 
 
-def bytes_per_step(observation_space: spaces.Space, action_space: spaces.Space) -> int:
+def action_mask_dim(action_space: spaces.Space) -> int:
     """
-    Bytes the buffer stores for one env step: observation, action, reward and two flags.
+    Length of an action mask, as sb3-contrib counts it: ``n`` for ``Discrete``, ``sum(nvec)`` for
+    ``MultiDiscrete``, ``2 n`` for ``MultiBinary`` (two choices per bit); 0 for other spaces.
+
+    :param action_space: Action space of the env
+    """
+    if isinstance(action_space, spaces.Discrete):
+        return int(action_space.n)
+    if isinstance(action_space, spaces.MultiDiscrete):
+        return int(np.sum(action_space.nvec))
+    if isinstance(action_space, spaces.MultiBinary):
+        return 2 * int(np.prod(action_space.shape))
+    return 0
+
+
+def bytes_per_step(observation_space: spaces.Space, action_space: spaces.Space, masked: bool = False) -> int:
+    """
+    Bytes the buffer stores for one env step: observation, action, reward, two flags and the action mask.
 
     :param observation_space: Observation space of the env
     :param action_space: Action space of the env
+    :param masked: Whether action masks are stored too
     """
     obs_spaces = observation_space.spaces.values() if isinstance(observation_space, spaces.Dict) else [observation_space]
     obs_bytes = sum(int(np.prod(space.shape or (1,))) * np.dtype(space.dtype).itemsize for space in obs_spaces)
     action_bytes = int(np.prod(action_space.shape or (1,))) * 8
-    return obs_bytes + action_bytes + 4 + 2
+    return obs_bytes + action_bytes + 4 + 2 + (action_mask_dim(action_space) if masked else 0)
 
 
-def default_max_rollout_steps(observation_space: spaces.Space, action_space: spaces.Space) -> int:
+def default_max_rollout_steps(observation_space: spaces.Space, action_space: spaces.Space, masked: bool = False) -> int:
     """
     Default cap on the env steps of one rollout: as many as fit in 1 GiB of storage, at most 1,000,000.
 
     :param observation_space: Observation space of the env
     :param action_space: Action space of the env
+    :param masked: Whether action masks are stored too
     """
-    per_step = bytes_per_step(observation_space, action_space)
+    per_step = bytes_per_step(observation_space, action_space, masked)
     return max(1, min(DEFAULT_MAX_ROLLOUT_STEPS, DEFAULT_MAX_ROLLOUT_BYTES // per_step))
 
 
@@ -110,6 +130,7 @@ class EpisodeBuffer:
         self.capacity = 0
         self.observations: np.ndarray | dict[str, np.ndarray] = {}
         self.actions = self.rewards = self.dones = self.keep = np.empty(0)
+        self.action_masks: np.ndarray | None = None  # allocated with the first masked step
         self._grow(min(self.max_rows, 256))
         self.reset()
 
@@ -118,6 +139,7 @@ class EpisodeBuffer:
         self.pos = 0
         self.episodes_done = np.zeros(self.n_envs, dtype=np.int64)
         self.full = False
+        self.masked = False  # whether this rollout's steps came with action masks
 
     @property
     def steps_kept(self) -> int:
@@ -149,6 +171,8 @@ class EpisodeBuffer:
         self.rewards = grown(self.rewards, (), np.float32)
         self.dones = grown(self.dones, (), bool)
         self.keep = grown(self.keep, (), bool)
+        if self.action_masks is not None:
+            self.action_masks = grown(self.action_masks, self.action_masks.shape[2:], bool)
         self.capacity = rows
 
     def add(
@@ -157,6 +181,7 @@ class EpisodeBuffer:
         actions: np.ndarray,
         rewards: np.ndarray,
         dones: np.ndarray,
+        action_masks: np.ndarray | None = None,
     ) -> None:
         """
         Store one vectorized step.
@@ -165,6 +190,8 @@ class EpisodeBuffer:
         :param actions: Actions as sampled by the policy (before clipping), shape ``(n_envs, *action_shape)``
         :param rewards: Rewards returned by ``env.step``, shape (n_envs,)
         :param dones: Episode ends returned by ``env.step`` (termination or truncation), shape (n_envs,)
+        :param action_masks: The valid actions (True) the policy was given, shape ``(n_envs, mask_dim)``; None
+            without masking
         :raises ValueError: if a reward is NaN or infinite
         :raises RolloutTooLongError: if the rollout exceeds ``max_rollout_steps``
         """
@@ -183,6 +210,12 @@ class EpisodeBuffer:
         self.actions[pos] = actions.reshape(self.actions.shape[1:])
         self.rewards[pos] = rewards
         self.dones[pos] = dones
+        if action_masks is not None:
+            masks = np.asarray(action_masks, dtype=bool).reshape(self.n_envs, -1)
+            if self.action_masks is None or self.action_masks.shape[2] != masks.shape[1]:
+                self.action_masks = np.ones((self.capacity, self.n_envs, masks.shape[1]), dtype=bool)
+            self.action_masks[pos] = masks
+            self.masked = True
         keep = self.episodes_done < self.quotas
         self.keep[pos] = keep
         self.episodes_done += keep & dones
@@ -215,4 +248,5 @@ class EpisodeBuffer:
             observations = select(self.observations)
         ends = np.flatnonzero(select(self.dones))
         lengths = np.diff(np.concatenate(([-1], ends)))
-        return EpisodeBatch(observations, select(self.actions), select(self.rewards), lengths)
+        action_masks = select(self.action_masks) if self.masked and self.action_masks is not None else None
+        return EpisodeBatch(observations, select(self.actions), select(self.rewards), lengths, action_masks)

@@ -92,6 +92,11 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {}
+    # The class every policy of the algorithm derives from, and the action spaces it supports
+    policy_base: ClassVar[type[ReinforcePolicy]] = ReinforcePolicy
+    supported_action_spaces: ClassVar[tuple[type[spaces.Space], ...]] = SUPPORTED_ACTION_SPACES
+    # Whether the algorithm records an action mask with every step (see _action_masks)
+    stores_action_masks: ClassVar[bool] = False
     policy: ReinforcePolicy  # type: ignore[assignment]
     rollout_buffer: EpisodeBuffer  # type: ignore[assignment]
 
@@ -117,7 +122,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ):
-        check_policy(policy, self.policy_aliases, ReinforcePolicy)
+        check_policy(policy, self.policy_aliases, self.policy_base)
         check_hyperparameters(
             learning_rate=learning_rate,
             n_episodes=n_episodes,
@@ -151,10 +156,10 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             seed=seed,
             _init_setup_model=False,
         )
-        if env is not None and not isinstance(self.action_space, SUPPORTED_ACTION_SPACES):
+        if env is not None and not isinstance(self.action_space, self.supported_action_spaces):
             raise ArgumentTypeError(
                 "env",
-                f"{type(self).__name__} supports the action spaces {[s.__name__ for s in SUPPORTED_ACTION_SPACES]}, "
+                f"{type(self).__name__} supports the action spaces {[s.__name__ for s in self.supported_action_spaces]}, "
                 f"but the env's action_space is {self.action_space}",
             )
         self.n_episodes = int(n_episodes)
@@ -181,7 +186,9 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         self._maybe_recommend_cpu("ReinforcePolicy")
 
     def _setup_rollout_buffer(self) -> None:
-        max_steps = self.max_rollout_steps or default_max_rollout_steps(self.observation_space, self.action_space)
+        max_steps = self.max_rollout_steps or default_max_rollout_steps(
+            self.observation_space, self.action_space, masked=self.stores_action_masks
+        )
         self.rollout_buffer = EpisodeBuffer(self.observation_space, self.action_space, self.n_envs, self.n_episodes, max_steps)
 
     def _update_current_progress_remaining(self, num_timesteps: int, total_timesteps: int) -> None:
@@ -218,9 +225,13 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         callback.on_rollout_start()
 
         while not buffer.full:
+            action_masks = self._action_masks(env)
             with th.inference_mode():
                 obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
-                actions = self.policy.sample_actions(obs_tensor).cpu().numpy()
+                if action_masks is None:
+                    actions = self.policy.sample_actions(obs_tensor).cpu().numpy()
+                else:
+                    actions = self.policy.sample_actions(obs_tensor, action_masks=action_masks).cpu().numpy()  # type: ignore[call-arg]
             # The env gets actions clipped to its bounds; the buffer keeps the sampled ones for the score function
             clipped_actions = actions
             if isinstance(self.action_space, spaces.Box):
@@ -238,7 +249,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
                 return False
 
             self._update_info_buffer(infos, dones)
-            buffer.add(self._last_obs, actions, rewards, dones)  # type: ignore[arg-type]
+            buffer.add(self._last_obs, actions, rewards, dones, action_masks)  # type: ignore[arg-type]
             self._last_obs = new_obs  # type: ignore[assignment]
             self._last_episode_starts = dones
 
@@ -246,6 +257,10 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         callback.update_locals(locals())
         callback.on_rollout_end()
         return True
+
+    def _action_masks(self, env: VecEnv) -> np.ndarray | None:
+        """The valid actions of every env at this step, given to the policy and recorded; None: no masking."""
+        return None
 
     def _obs_slice(self, observations: np.ndarray | dict[str, np.ndarray], start: int, end: int) -> Any:
         if isinstance(observations, dict):
@@ -294,9 +309,12 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         for group in groups:
             group_grad = [th.zeros_like(p) for p in params]
             for start, end in self._chunks(int(ep_starts[group[0]]), int(ep_starts[group[-1] + 1])):
-                values, log_prob, entropy = self.policy.evaluate_actions(
-                    self._obs_slice(batch.observations, start, end), actions_t[start:end]
-                )
+                obs = self._obs_slice(batch.observations, start, end)
+                if batch.action_masks is None:
+                    values, log_prob, entropy = self.policy.evaluate_actions(obs, actions_t[start:end])
+                else:  # the masks each action was chosen under
+                    masks = th.as_tensor(batch.action_masks[start:end], device=self.device)
+                    values, log_prob, entropy = self.policy.evaluate_actions(obs, actions_t[start:end], masks)  # type: ignore[call-arg]
                 assert entropy is not None  # every supported action distribution has one
                 pg_loss = -(weights_t[start:end] * log_prob).sum() / m
                 chunk_aux = -self.ent_coef * entropy.sum() / n_steps

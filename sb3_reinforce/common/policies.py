@@ -16,11 +16,9 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.distributions import (
-    BernoulliDistribution,
     CategoricalDistribution,
     DiagGaussianDistribution,
     Distribution,
-    MultiCategoricalDistribution,
     make_proba_distribution,
 )
 from stable_baselines3.common.policies import BasePolicy
@@ -34,7 +32,7 @@ from stable_baselines3.common.torch_layers import (
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
-from sb3_reinforce.common.checks import ArgumentError
+from sb3_reinforce.common.checks import ArgumentError, ArgumentTypeError
 
 
 class ReinforcePolicy(BasePolicy):
@@ -116,7 +114,7 @@ class ReinforcePolicy(BasePolicy):
         self.log_std_init = log_std_init
         self.share_features_extractor = share_features_extractor
         self.use_value_net = use_value_net
-        self.action_dist = make_proba_distribution(action_space)
+        self.action_dist = self._make_action_dist(action_space)
 
         self.features_extractor = self.make_features_extractor()
         self.features_dim = self.features_extractor.features_dim
@@ -141,6 +139,10 @@ class ReinforcePolicy(BasePolicy):
         )
         return data
 
+    def _make_action_dist(self, action_space: spaces.Space) -> Any:
+        """The action distribution for ``action_space`` (SB3's; the maskable policy uses sb3-contrib's)."""
+        return make_proba_distribution(action_space)
+
     def _mlp(self, arch: list[int]) -> tuple[nn.Module, int]:
         layers = create_mlp(self.features_dim, -1, arch, self.activation_fn)
         return nn.Sequential(*layers), (arch[-1] if arch else self.features_dim)
@@ -156,8 +158,7 @@ class ReinforcePolicy(BasePolicy):
             self.action_net, self.log_std = self.action_dist.proba_distribution_net(
                 latent_dim=latent_dim_pi, log_std_init=self.log_std_init
             )
-        else:
-            assert isinstance(self.action_dist, (CategoricalDistribution, MultiCategoricalDistribution, BernoulliDistribution))
+        else:  # categorical, multi-categorical or Bernoulli logits (SB3's or sb3-contrib's maskable ones)
             self.action_net = self.action_dist.proba_distribution_net(latent_dim=latent_dim_pi)
 
         module_gains: dict[nn.Module, float] = {
@@ -182,7 +183,6 @@ class ReinforcePolicy(BasePolicy):
         mean_actions = self.action_net(latent_pi)
         if isinstance(self.action_dist, DiagGaussianDistribution):
             return self.action_dist.proba_distribution(mean_actions, self.log_std)
-        assert isinstance(self.action_dist, (CategoricalDistribution, MultiCategoricalDistribution, BernoulliDistribution))
         return self.action_dist.proba_distribution(action_logits=mean_actions)
 
     def get_distribution(self, obs: PyTorchObs) -> Distribution:
@@ -203,7 +203,7 @@ class ReinforcePolicy(BasePolicy):
         the distribution object, which cost more than the forward pass of a small network.
 
         :param obs: Observations
-        :return: actions, shape (batch, *action_shape)
+        :return: actions, shape ``(batch, *action_shape)``
         """
         if isinstance(self.action_dist, CategoricalDistribution):
             logits = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
@@ -240,7 +240,7 @@ class ReinforcePolicy(BasePolicy):
 
         :param obs: Observations
         :param deterministic: Whether to return the mode instead of a sample
-        :return: actions, shape (batch, *action_shape)
+        :return: actions, shape ``(batch, *action_shape)``
         """
         return self._predict(obs, deterministic=deterministic)
 
@@ -262,6 +262,127 @@ class ReinforceCnnPolicy(ReinforcePolicy):
 class MultiInputReinforcePolicy(ReinforcePolicy):
     """
     ReinforcePolicy with a ``CombinedExtractor``, for ``Dict`` observations.
+    Parameters as in :class:`ReinforcePolicy`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("features_extractor_class", CombinedExtractor)
+        super().__init__(*args, **kwargs)
+
+
+class MaskableReinforcePolicy(ReinforcePolicy):
+    """
+    :class:`ReinforcePolicy` with invalid-action masking, through sb3-contrib's maskable distributions
+    (``sb3_contrib.common.maskable.distributions``): the logits of invalid actions are set to a large negative
+    number, so pi_theta(a|s, mask) is the softmax over the valid actions, and its entropy is taken over them.
+    For ``Discrete``, ``MultiDiscrete`` and ``MultiBinary`` actions. Without masks it is :class:`ReinforcePolicy`.
+    Parameters as in :class:`ReinforcePolicy`.
+    """
+
+    def _make_action_dist(self, action_space: spaces.Space) -> Any:
+        from sb3_contrib.common.maskable.distributions import make_masked_proba_distribution
+
+        if not isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)):
+            raise ArgumentTypeError(
+                "env", f"Action masking supports Discrete, MultiDiscrete and MultiBinary action spaces, got {action_space}"
+            )
+        return make_masked_proba_distribution(action_space)
+
+    def get_distribution(self, obs: PyTorchObs, action_masks: np.ndarray | th.Tensor | None = None) -> Any:
+        """
+        The current policy's action distribution pi_theta(.|s, mask).
+
+        :param obs: Observations
+        :param action_masks: Valid actions (True) per observation, shape ``(batch, n_logits)``; None for no masking
+        :return: the (masked) action distribution
+        """
+        distribution = super().get_distribution(obs)
+        if action_masks is not None:
+            distribution.apply_masking(action_masks)  # type: ignore[attr-defined]
+        return distribution
+
+    def sample_actions(self, obs: PyTorchObs, action_masks: np.ndarray | None = None) -> th.Tensor:
+        """
+        Sample a ~ pi_theta(.|s, mask), the same draw as ``get_distribution(obs, action_masks).get_actions()``.
+        ``Discrete`` actions are sampled straight from the softmax of the masked logits (invalid logits set to
+        -1e8, as sb3-contrib's ``MaskableCategorical`` does).
+
+        :param obs: Observations
+        :param action_masks: Valid actions (True), shape ``(batch, n_actions)``; None for no masking
+        """
+        if isinstance(self.action_space, spaces.Discrete):
+            logits = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
+            if action_masks is not None:
+                mask = th.as_tensor(action_masks, dtype=th.bool, device=logits.device).reshape(logits.shape)
+                logits = th.where(mask, logits, th.tensor(-1e8, dtype=logits.dtype, device=logits.device))
+            return th.multinomial(th.softmax(logits, dim=-1), 1).squeeze(-1)
+        return self.get_distribution(obs, action_masks).get_actions()
+
+    def evaluate_actions(
+        self, obs: PyTorchObs, actions: th.Tensor, action_masks: np.ndarray | th.Tensor | None = None
+    ) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
+        """
+        Evaluate actions under the masked policy that chose them.
+
+        :param obs: Observations
+        :param actions: Actions
+        :param action_masks: The masks the actions were chosen under; None for no masking
+        :return: V(s) (None without a value head), log pi(a|s, mask) and the entropy over the valid actions
+        """
+        distribution = self.get_distribution(obs, action_masks)
+        values = self.predict_values(obs) if self.use_value_net else None
+        return values, distribution.log_prob(actions), distribution.entropy()
+
+    def forward(self, obs: th.Tensor, deterministic: bool = False, action_masks: np.ndarray | None = None) -> th.Tensor:
+        return self._predict(obs, deterministic=deterministic, action_masks=action_masks)
+
+    def _predict(
+        self, observation: PyTorchObs, deterministic: bool = False, action_masks: np.ndarray | None = None
+    ) -> th.Tensor:
+        return self.get_distribution(observation, action_masks).get_actions(deterministic=deterministic)
+
+    def predict(
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """
+        The policy's action for an observation, as ``MaskableActorCriticPolicy.predict`` gives it.
+
+        :param observation: The input observation
+        :param state: Unused (recurrent policies' state), returned as given
+        :param episode_start: Unused (recurrent policies)
+        :param deterministic: Whether to return the most likely valid action instead of a sample
+        :param action_masks: Valid actions (True); None for no masking
+        :return: the action and ``state``
+        """
+        self.set_training_mode(False)
+        obs_tensor, vectorized_env = self.obs_to_tensor(observation)
+        with th.no_grad():
+            actions = self._predict(obs_tensor, deterministic=deterministic, action_masks=action_masks)
+        actions_np = actions.cpu().numpy().reshape((-1, *self.action_space.shape))  # type: ignore[misc]
+        if not vectorized_env:
+            actions_np = actions_np.squeeze(axis=0)
+        return actions_np, state
+
+
+class MaskableReinforceCnnPolicy(MaskableReinforcePolicy):
+    """
+    MaskableReinforcePolicy with a ``NatureCNN`` features extractor, for image observations.
+    Parameters as in :class:`ReinforcePolicy`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("features_extractor_class", NatureCNN)
+        super().__init__(*args, **kwargs)
+
+
+class MaskableMultiInputReinforcePolicy(MaskableReinforcePolicy):
+    """
+    MaskableReinforcePolicy with a ``CombinedExtractor``, for ``Dict`` observations.
     Parameters as in :class:`ReinforcePolicy`.
     """
 
