@@ -29,6 +29,7 @@ test: install
 # The peers' own suites with this package's algorithms in their place (SB3's tests, REINFORCE as A2C)
 peer-tests: install
 	$(BIN)/python scripts/peer_tests.py sb3 -p no:warnings
+	$(BIN)/python scripts/peer_tests.py contrib-mask -p no:warnings
 
 lint: install
 	$(BIN)/ruff check sb3_reinforce tests docs scripts

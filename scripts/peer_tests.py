@@ -1,13 +1,14 @@
 """
 Run a peer library's own test suite with this package's algorithm in place of the peer's.
 
-    python scripts/peer_tests.py sb3 [pytest args]       # SB3's tests, REINFORCE in place of A2C
+    python scripts/peer_tests.py sb3 [pytest args]            # SB3's tests, REINFORCE in place of A2C
+    python scripts/peer_tests.py contrib-mask [pytest args]   # sb3-contrib's MaskablePPO tests, MaskableREINFORCE
 
 The suite comes from the peer's source distribution on the package index (the version installed here), is
-copied into ``.peer_tests/``, and every ``A2C`` in it becomes ``REINFORCE``: a subclass of
-:class:`sb3_reinforce.REINFORCE` that drops the A2C-only rollout arguments (``n_steps``, ``gae_lambda``,
-``use_rms_prop``, ``rms_prop_eps``). Only the tests in which REINFORCE takes part are run. Tests of what
-REINFORCE does not have by design are deselected, each with its reason (``DESELECTED``).
+copied into ``.peer_tests/``, and every name of the peer's algorithm in it (``A2C``, ``MaskablePPO``) becomes this
+package's (``REINFORCE``, ``MaskableREINFORCE``): a subclass that drops the peer's rollout-only arguments
+(``n_steps``, ``gae_lambda``, ...). Only the tests in which our algorithm takes part are run. Tests of what it does
+not have by design are deselected, each with its reason (``SUITES[...]["deselected"]``).
 """
 
 from __future__ import annotations
@@ -24,32 +25,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".peer_tests"
 
-# Imported first by every test module (also in SubprocVecEnv workers, which import the test module anew)
+# Imported first by every test module (also in SubprocVecEnv workers, which import the test module anew): the
+# package's algorithm under the name the renamed tests import, without the peer algorithm's rollout arguments
 SHIM = '''
-"""Written by scripts/peer_tests.py: REINFORCE, without A2C's rollout arguments, importable from stable_baselines3."""
-import stable_baselines3
+"""Written by scripts/peer_tests.py."""
+import {peer_module}
 
-from sb3_reinforce import REINFORCE as _REINFORCE
+from sb3_reinforce import {ours} as _Ours
 
-A2C_ONLY = ("n_steps", "gae_lambda", "use_rms_prop", "rms_prop_eps")
+PEER_ONLY = {peer_only!r}
 
 
-class REINFORCE(_REINFORCE):
+class {ours}(_Ours):
     def __init__(self, *args, **kwargs):
-        for key in A2C_ONLY:
+        for key in PEER_ONLY:
             kwargs.pop(key, None)
         super().__init__(*args, **kwargs)
 
 
-stable_baselines3.REINFORCE = REINFORCE
+{peer_module}.{ours} = {ours}
 '''
 
 CONFTEST = '''
-"""Written by scripts/peer_tests.py: only the tests REINFORCE takes part in are collected."""
+"""Written by scripts/peer_tests.py: only the tests {ours} takes part in are collected."""
 import inspect
 
-import stable_baselines3
-from peer_algorithms import REINFORCE
+from stable_baselines3.common.base_class import BaseAlgorithm
+from peer_algorithms import {ours}
 
 DESELECTED = {deselected!r}
 
@@ -57,10 +59,10 @@ DESELECTED = {deselected!r}
 def _takes_part(item) -> bool:
     params = getattr(item, "callspec", None)
     values = list(params.params.values()) if params is not None else []
-    classes = [v for v in values if inspect.isclass(v) and issubclass(v, stable_baselines3.common.base_class.BaseAlgorithm)]
+    classes = [v for v in values if inspect.isclass(v) and issubclass(v, BaseAlgorithm)]
     if classes:
-        return REINFORCE in classes
-    return "REINFORCE" in inspect.getsource(item.function)
+        return {ours} in classes
+    return "{ours}" in inspect.getsource(item.function)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -77,10 +79,16 @@ def pytest_collection_modifyitems(config, items):
     config.hook.pytest_deselected(items=dropped)
 '''
 
+PPO_ONLY = ("n_steps", "batch_size", "n_epochs", "gae_lambda", "clip_range", "clip_range_vf", "target_kl")
+
 SUITES = {
     "sb3": {
         "distribution": "stable-baselines3",
-        "rename": {"A2C": "REINFORCE"},
+        "files": None,  # every test file
+        "peer": "A2C",
+        "peer_module": "stable_baselines3",
+        "ours": "REINFORCE",
+        "peer_only": ("n_steps", "gae_lambda", "use_rms_prop", "rms_prop_eps"),
         # test id fragment -> why REINFORCE does not take that test
         "deselected": {
             "test_gae.py": "GAE and value bootstrapping: REINFORCE uses whole-episode returns",
@@ -97,6 +105,18 @@ SUITES = {
             "test_sb3_import_without_optional_deps": "imports SB3 in a fresh interpreter, where REINFORCE is not SB3's",
             "test_identity.py::test_discrete": "learning threshold at A2C's budget (1,200 steps = 12 episodes of 100 steps)",
             "test_identity.py::test_continuous": "learning threshold at A2C's budget (2,000 steps = 20 episodes of 100 steps)",
+        },
+    },
+    "contrib-mask": {
+        "distribution": "sb3-contrib",
+        "files": ["test_invalid_actions.py"],
+        "peer": "MaskablePPO",
+        "peer_module": "sb3_contrib",
+        "ours": "MaskableREINFORCE",
+        "peer_only": PPO_ONLY,
+        "deselected": {
+            "test_identity": "learning threshold at MaskablePPO's budget (2,048 steps = 20 episodes of 100 steps); "
+            "tests/test_maskable.py checks masked against unmasked learning at a budget of REINFORCE's own",
         },
     },
 }
@@ -125,14 +145,19 @@ def prepare(suite: str) -> Path:
     config = SUITES[suite]
     target = WORK / suite / "tests"
     shutil.rmtree(target.parent, ignore_errors=True)
-    shutil.copytree(fetch_tests(config["distribution"]), target)
+    source = fetch_tests(config["distribution"])
+    files = config["files"]
+    shutil.copytree(
+        source,
+        target,
+        ignore=None if files is None else lambda d, names: [n for n in names if n.startswith("test_") and n not in files],
+    )
     for path in target.rglob("*.py"):
-        text = path.read_text()
-        for old, new in config["rename"].items():
-            text = re.sub(rf"\b{old}\b", new, text)
+        text = re.sub(rf"\b{config['peer']}\b", config["ours"], path.read_text())
         path.write_text("import peer_algorithms  # noqa: F401\n" + text)
-    (target / "peer_algorithms.py").write_text(SHIM)
-    (target / "conftest.py").write_text(CONFTEST.format(deselected=config["deselected"]))
+    names = {key: config[key] for key in ("ours", "peer_module", "peer_only", "deselected")}
+    (target / "peer_algorithms.py").write_text(SHIM.format(**names))
+    (target / "conftest.py").write_text(CONFTEST.format(**names))
     return target
 
 

@@ -32,6 +32,13 @@ class ArgumentTypeError(ArgumentError, TypeError):
     """An argument of the wrong kind (e.g. a policy class that is not a policy of this package)."""
 
 
+class UnsupportedSpaceError(ArgumentTypeError, AssertionError):
+    """
+    An env whose action space the algorithm does not support. Also an ``AssertionError``, as SB3's own check of
+    ``supported_action_spaces`` raises, so code written for SB3's algorithms catches it the same way.
+    """
+
+
 def is_number(value: Any) -> bool:
     """Whether ``value`` is a real number (Python or NumPy scalar), booleans excluded."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
@@ -47,7 +54,8 @@ def check_policy(policy: Any, policy_aliases: dict[str, type], base_class: type)
     :param policy: A policy alias or class
     :param policy_aliases: The algorithm's aliases
     :param base_class: The class every policy of the algorithm derives from
-    :raises ArgumentError: an unknown alias; ArgumentTypeError: a class that does not derive from ``base_class``
+    :raises ArgumentError: an unknown alias
+    :raises ArgumentTypeError: a class that does not derive from ``base_class``
     """
     if isinstance(policy, str):
         if policy not in policy_aliases:

@@ -22,7 +22,7 @@ from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_reinforce.common.buffers import EpisodeBatch, EpisodeBuffer, default_max_rollout_steps
-from sb3_reinforce.common.checks import ArgumentTypeError, check_hyperparameters, check_policy
+from sb3_reinforce.common.checks import UnsupportedSpaceError, check_hyperparameters, check_policy
 from sb3_reinforce.common.policies import ReinforcePolicy
 from sb3_reinforce.common.returns import episode_returns, rewards_to_go, step_weights
 
@@ -157,10 +157,12 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             _init_setup_model=False,
         )
         if env is not None and not isinstance(self.action_space, self.supported_action_spaces):
-            raise ArgumentTypeError(
+            names = [space.__name__ for space in self.supported_action_spaces]
+            raise UnsupportedSpaceError(
                 "env",
-                f"{type(self).__name__} supports the action spaces {[s.__name__ for s in self.supported_action_spaces]}, "
-                f"but the env's action_space is {self.action_space}",
+                f"The algorithm only supports {names} as action spaces but {self.action_space} was provided "
+                f"({type(self).__name__} supports the action spaces {names}, but the env's action_space is "
+                f"{self.action_space})",
             )
         self.n_episodes = int(n_episodes)
         self.reward_to_go = bool(reward_to_go)
