@@ -270,6 +270,10 @@ class MultiInputReinforcePolicy(ReinforcePolicy):
         super().__init__(*args, **kwargs)
 
 
+# The logit given to invalid actions (sb3-contrib's MaskableCategorical uses the same)
+MASKED_LOGIT = th.tensor(-1e8)
+
+
 class MaskableReinforcePolicy(ReinforcePolicy):
     """
     :class:`ReinforcePolicy` with invalid-action masking, through sb3-contrib's maskable distributions
@@ -312,9 +316,9 @@ class MaskableReinforcePolicy(ReinforcePolicy):
         """
         if isinstance(self.action_space, spaces.Discrete):
             logits = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
-            if action_masks is not None:
-                mask = th.as_tensor(action_masks, dtype=th.bool, device=logits.device).reshape(logits.shape)
-                logits = th.where(mask, logits, th.tensor(-1e8, dtype=logits.dtype, device=logits.device))
+            if action_masks is not None:  # invalid logits -> -1e8, as sb3-contrib's MaskableCategorical does
+                valid = th.from_numpy(np.asarray(action_masks, dtype=bool)).to(logits.device).reshape(logits.shape)
+                logits = th.where(valid, logits, MASKED_LOGIT)
             return th.multinomial(th.softmax(logits, dim=-1), 1).squeeze(-1)
         return self.get_distribution(obs, action_masks).get_actions()
 
