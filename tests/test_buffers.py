@@ -72,3 +72,15 @@ def test_max_rollout_steps_and_non_finite_rewards():
     buffer.reset()
     with pytest.raises(ValueError, match=r"non-finite reward \[nan\] \(env index \[1\]\)"):
         buffer.add(np.zeros((2, 2)), np.zeros(2), np.array([1.0, np.nan]), np.zeros(2, dtype=bool))
+
+
+def test_episode_chunks_keep_episodes_whole_and_bounded():
+    from sb3_reinforce.common.episodic import Chunk, episode_chunks
+
+    chunks = episode_chunks(np.array([3, 4, 10, 2, 2]), max_steps=6, offset=5)
+    assert [(c.start, c.end) for c in chunks] == [(5, 8), (8, 12), (12, 18), (18, 22), (22, 26)]
+    assert [None if c.lengths is None else c.lengths.tolist() for c in chunks] == [[3], [4], None, None, [2, 2]]
+    (whole,) = episode_chunks(np.array([3, 4, 2]), max_steps=100)
+    assert isinstance(whole, Chunk) and (whole.start, whole.end, whole.lengths.tolist()) == (0, 9, [3, 4, 2])
+    with pytest.raises(ValueError, match="episode of 10 steps does not fit in one chunk of 6 steps"):
+        episode_chunks(np.array([3, 10]), max_steps=6, split_episodes=False)

@@ -65,6 +65,49 @@ class GradientPass(NamedTuple):
     value_loss: float
 
 
+class Chunk(NamedTuple):
+    """
+    Steps ``start:end`` of a batch's flat arrays.
+
+    :param start: First step
+    :param end: One past the last step
+    :param lengths: The lengths of the whole episodes the chunk holds, back to back; None for a piece of an episode
+    """
+
+    start: int
+    end: int
+    lengths: np.ndarray | None
+
+
+def episode_chunks(lengths: np.ndarray, max_steps: int, offset: int = 0, split_episodes: bool = True) -> list[Chunk]:
+    """
+    Cut consecutive episodes into chunks of at most ``max_steps`` steps: whole episodes, packed in order, and an
+    episode longer than ``max_steps`` cut into pieces of ``max_steps`` steps (or refused).
+
+    :param lengths: Lengths of the episodes, stored back to back from step ``offset``
+    :param max_steps: Most steps per chunk
+    :param offset: Index of the first episode's first step
+    :param split_episodes: Whether an episode may be cut (False for recurrent policies, which need each episode whole)
+    :raises ValueError: an episode longer than ``max_steps`` when ``split_episodes`` is False
+    """
+    chunks: list[Chunk] = []
+    start, pending = offset, list[int]()  # the first step and the episode lengths of the chunk being filled
+    for length in (int(n) for n in lengths):
+        if pending and sum(pending) + length > max_steps:
+            chunks.append(Chunk(start, start + sum(pending), np.array(pending)))
+            start, pending = start + sum(pending), []
+        if length <= max_steps:
+            pending.append(length)
+            continue
+        if not split_episodes:
+            raise ValueError(f"An episode of {length} steps does not fit in one chunk of {max_steps} steps")
+        chunks += [Chunk(s, min(s + max_steps, start + length), None) for s in range(start, start + length, max_steps)]
+        start += length
+    if pending:
+        chunks.append(Chunk(start, start + sum(pending), np.array(pending)))
+    return chunks
+
+
 def estimator_variance(group_sq_norms: float, pg_norm_sq: float, m: int, n_groups: int) -> float:
     """
     Trace of the covariance of the gradient estimate g_hat = sum_g L_g, estimated by batch means: with
@@ -269,23 +312,34 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             return obs_as_tensor({key: value[start:end] for key, value in observations.items()}, self.device)
         return obs_as_tensor(observations[start:end], self.device)
 
-    def _chunks(self, start: int, end: int) -> list[tuple[int, int]]:
-        return [(s, min(s + TRAIN_CHUNK_STEPS, end)) for s in range(start, end, TRAIN_CHUNK_STEPS)]
+    def _train_chunk_steps(self) -> int:
+        """Most steps in one forward/backward pass of ``train()``."""
+        return TRAIN_CHUNK_STEPS
+
+    def _chunks(self, lengths: np.ndarray, offset: int = 0) -> list[Chunk]:
+        """Chunks of consecutive episodes (the given ``lengths``, starting at step ``offset``), see :func:`episode_chunks`."""
+        return episode_chunks(lengths, self._train_chunk_steps(), offset)
+
+    def _evaluate_chunk(
+        self, batch: EpisodeBatch, actions: th.Tensor, chunk: Chunk
+    ) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
+        """V(s), log pi(a|s) and the entropy of pi(.|s) for the steps of one chunk, as the policy chose the actions."""
+        obs = self._obs_slice(batch.observations, chunk.start, chunk.end)
+        if batch.action_masks is None:
+            return self.policy.evaluate_actions(obs, actions[chunk.start : chunk.end])
+        masks = th.as_tensor(batch.action_masks[chunk.start : chunk.end], device=self.device)  # each step's masks
+        return self.policy.evaluate_actions(obs, actions[chunk.start : chunk.end], masks)  # type: ignore[call-arg]
 
     def _predict_values(self, batch: EpisodeBatch) -> np.ndarray:
-        n_steps = len(batch.rewards)
+        actions = th.as_tensor(batch.actions, device=self.device)
         with th.no_grad():
-            return np.concatenate(
-                [
-                    self.policy.predict_values(self._obs_slice(batch.observations, s, e)).flatten().cpu().numpy()
-                    for s, e in self._chunks(0, n_steps)
-                ]
-            )
+            values = [self._evaluate_chunk(batch, actions, chunk)[0] for chunk in self._chunks(batch.lengths)]
+        return np.concatenate([v.flatten().cpu().numpy() for v in values if v is not None])
 
     def policy_gradient_pass(self, batch: EpisodeBatch, weights: np.ndarray, targets: np.ndarray | None) -> GradientPass:
         """
         One forward/backward pass over the batch, in groups of whole episodes and chunks of at most
-        ``TRAIN_CHUNK_STEPS`` steps (bounded memory). The policy-gradient part of the loss,
+        ``TRAIN_CHUNK_STEPS`` steps (bounded memory; see :func:`episode_chunks`). The policy-gradient part of the loss,
 
             L = -(1/m) sum_i sum_t w_t^i log pi(a_t^i | s_t^i),
 
@@ -310,13 +364,9 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         groups = np.array_split(np.arange(m), min(m, VARIANCE_GROUPS))
         for group in groups:
             group_grad = [th.zeros_like(p) for p in params]
-            for start, end in self._chunks(int(ep_starts[group[0]]), int(ep_starts[group[-1] + 1])):
-                obs = self._obs_slice(batch.observations, start, end)
-                if batch.action_masks is None:
-                    values, log_prob, entropy = self.policy.evaluate_actions(obs, actions_t[start:end])
-                else:  # the masks each action was chosen under
-                    masks = th.as_tensor(batch.action_masks[start:end], device=self.device)
-                    values, log_prob, entropy = self.policy.evaluate_actions(obs, actions_t[start:end], masks)  # type: ignore[call-arg]
+            for chunk in self._chunks(batch.lengths[group], int(ep_starts[group[0]])):
+                start, end = chunk.start, chunk.end
+                values, log_prob, entropy = self._evaluate_chunk(batch, actions_t, chunk)
                 assert entropy is not None  # every supported action distribution has one
                 pg_loss = -(weights_t[start:end] * log_prob).sum() / m
                 chunk_aux = -self.ent_coef * entropy.sum() / n_steps
