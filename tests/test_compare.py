@@ -15,12 +15,19 @@ import pytest
 
 from sb3_reinforce.experiments.compare import main
 from sb3_reinforce.experiments.compare.grid import GridError, build_grid, write_json_atomic
-from sb3_reinforce.experiments.compare.runner import open_storage
-from sb3_reinforce.experiments.compare.stats import interval_estimate, iqm, mean, median_steps, steps_to_threshold
+from sb3_reinforce.experiments.compare.runner import open_storage, train_one
+from sb3_reinforce.experiments.compare.stats import (
+    MIN_RUNS_FOR_CI,
+    interval_estimate,
+    iqm,
+    mean,
+    median_steps,
+    steps_to_threshold,
+)
 from tests.cli import ROOT, default_sigint, run_module
 
-# Tiny runs: 600 steps, an evaluation every 200 steps with 2 episodes on 2 envs
-TINY = ["-n", "600", "--n-evals", "3", "--eval-episodes", "2", "--n-eval-envs", "2"]
+# Tiny runs: 600 steps, an evaluation every 200 steps with 2 episodes on 2 envs, the final model over 4 episodes
+TINY = ["-n", "600", "--n-evals", "3", "--eval-episodes", "2", "--n-eval-envs", "2", "--final-eval-episodes", "4"]
 
 
 def compare(*args, cwd, check=True, timeout=240):
@@ -33,13 +40,16 @@ def result_files(out):
 
 def test_stats():
     assert iqm(np.array([[1.0], [2.0], [3.0], [4.0], [100.0]])) == pytest.approx(3.0)  # trims one score each side
-    point, low, high = interval_estimate(np.array([1.0, 2.0, 3.0, 10.0]), mean)
+    point, low, high = interval_estimate(np.array([1.0, 2.0, 3.0, 10.0, 4.0]), mean)
     assert point == 4.0 and 1.0 <= low < point < high <= 10.0
-    assert interval_estimate(np.array([1.0, 2.0, 3.0, 10.0]), mean) == (point, low, high)  # seeded: reproducible
-    assert np.isnan(interval_estimate(np.array([3.0]), mean)[1])  # one run: no interval
+    assert interval_estimate(np.array([1.0, 2.0, 3.0, 10.0, 4.0]), mean) == (point, low, high)  # seeded: reproducible
+    # Below MIN_RUNS_FOR_CI seeds there is no interval: a bootstrap of 2 to 4 runs is about their range
+    assert MIN_RUNS_FOR_CI == 5
+    assert all(np.isnan(interval_estimate(np.arange(n, dtype=float), mean)[1]) for n in range(1, 5))
+    assert interval_estimate(np.array([1.0, 2.0, 3.0]), mean, min_runs=2)[1] < 2.0
     # Stratified over envs: (n_runs, n_envs), rliable's mean is the mean of the per-env means
-    scores = np.array([[0.0, 10.0], [1.0, 11.0], [2.0, 12.0]])
-    assert interval_estimate(scores, mean)[0] == pytest.approx(6.0)
+    scores = np.array([[0.0, 10.0], [1.0, 11.0], [2.0, 12.0], [3.0, 13.0], [4.0, 14.0]])
+    assert interval_estimate(scores, mean)[0] == pytest.approx(7.0)
     assert steps_to_threshold([100, 200, 300], [1.0, 5.0, 4.0], 5.0) == 200
     assert steps_to_threshold([100, 200], [1.0, 2.0], 5.0) is None
     assert median_steps([100, None, 300]) == 300 and median_steps([None, None, 100]) is None
@@ -87,14 +97,30 @@ def test_compare_report_wandb_and_resume(tmp_path, capsys):
         assert r["eval_timesteps"][-1] >= 600 - 200 and len(r["eval_returns"]) == len(r["eval_timesteps"]) >= 2
         assert r["final_return"] == r["eval_returns"][-1] and r["fps"] > 0 and r["threshold"] == 475.0
         assert r["wandb_run"]
+        # The final model, saved where rl-zoo's enjoy loads it, evaluated both ways on 4 episodes
+        final = r["final_eval"]
+        assert final["model"] == f"zoo/{r['algo']}/CartPole-v1_1/CartPole-v1.zip"
+        assert (out / "runs" / r["algo"] / "CartPole-v1" / f"seed_{r['seed']}" / final["model"]).is_file()
+        assert final["episodes"] == 4 and final["seed"] != r["seed"]
+        for way in ("deterministic", "stochastic"):
+            assert len(final[way]["returns"]) == 4 and final[way]["mean"] == pytest.approx(np.mean(final[way]["returns"]))
+        assert r["train_return_final"] > 0 and r["train_return_best"] >= r["train_return_final"]
 
     table = pd.read_csv(out / "results.csv")
     assert set(table["algo"]) == {"reinforce", "a2c"} and set(table["seed"]) == {0, 1}
     assert len(table) == sum(len(r["eval_timesteps"]) for r in results)  # one row per run and evaluation point
+    assert {"final_eval_deterministic", "final_eval_stochastic", "train_return_final"} <= set(table.columns)
+    assert table["final_eval_deterministic"].notna().all() and (table["final_eval_episodes"] == 4).all()
 
     summary = (out / "summary.md").read_text()
     for text in ("## CartPole-v1", "| reinforce | 2/2 |", "| a2c | 2/2 |", "## Across envs", "learning_curves.png"):
         assert text in summary, text
+    # 2 seeds: no interval is called a 95% CI
+    assert "(no CI: 2 seeds < 5)" in summary and not re.search(r"\d \[-?\d", summary)
+    # The final models' table: median (min, max) over seeds and how many reach the threshold, each way of acting
+    assert "final model, deterministic: median (min, max) | reach threshold" in summary
+    assert "final model, sampled actions: median (min, max) | reach threshold" in summary
+    assert re.search(r"\| reinforce \| 2 \| [\d.]+ \([\d.]+, [\d.]+\) \| 0/2 \|", summary), summary
     for png in ("learning_curves.png", "aggregate.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -132,6 +158,35 @@ def test_crashing_run_is_reported_and_others_go_on(tmp_path):
     summary = (out / "summary.md").read_text()
     assert "## Failed runs" in summary and "| a2c | CartPole-v1 | 0 |" in summary and "NoSuchPolicy" in summary
     assert "| a2c | 0/1 | failed |" in summary and "| reinforce | 1/1 |" in summary
+
+
+def test_a_run_whose_process_dies_is_recorded_and_the_next_run_gets_a_new_worker(tmp_path):
+    out = tmp_path / "cmp"
+    result = compare(
+        *("--algos", "a2c", "reinforce", "--envs", "CartPole-v1", "--seeds", 1, *TINY, "--out", out, "--no-wandb"),
+        *("--params", "a2c:env_wrapper:'sys.exit'"),  # the wrapper ends the worker process (SystemExit) mid-run
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    failed = json.loads((out / "runs/a2c/CartPole-v1/seed_0/result.json").read_text())
+    assert failed["status"] == "failed" and "without a result" in failed["error"]
+    assert json.loads((out / "runs/reinforce/CartPole-v1/seed_0/result.json").read_text())["status"] == "ok"
+
+
+def test_a_worker_process_gives_the_same_result_as_a_fresh_one(tmp_path):
+    # Runs trained one after another in one process must not depend on what ran before (seeding, leftover state);
+    # with normalize, the final model is evaluated with the VecNormalize statistics saved beside it
+    settings = dict(n_timesteps=600, n_evals=3, n_eval_episodes=2, n_eval_envs=2, final_eval_episodes=3)
+    grid = build_grid(["reinforce"], ["CartPole-v1"], 2, tmp_path, "x", params=["reinforce:normalize:True"], **settings)
+    first = train_one(grid[0])
+    assert (grid[0].run_dir / "zoo/reinforce/CartPole-v1_1/CartPole-v1/vecnormalize.pkl").is_file()
+    train_one(grid[1])
+    again = train_one(grid[0])  # a new rl-zoo log folder (CartPole-v1_2) after other runs in this process
+    assert again["final_eval"].pop("model") == "zoo/reinforce/CartPole-v1_2/CartPole-v1.zip"
+    assert first["final_eval"].pop("model") == "zoo/reinforce/CartPole-v1_1/CartPole-v1.zip"
+    for key in ("eval_timesteps", "eval_returns", "final_eval", "train_return_final", "timesteps_trained"):
+        assert again[key] == first[key], key
 
 
 def test_interrupted_run_leaves_no_result_and_resumes(tmp_path):
@@ -192,7 +247,13 @@ def test_grid_with_two_optuna_workers(tmp_path):
     study = optuna.load_study(study_name="grid", storage=open_storage(str(journal)))
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     cells = {(t.params["algo"], t.params["env"], t.params["seed"]) for t in complete}
-    assert len(complete) == 4 and len(cells) == 4  # every cell once, no cell trained twice
+    assert len(complete) == 4 and len(cells) == 4  # every cell completed once
+    # Each cell trained by exactly one worker: 4 progress lines of trained runs over both workers' outputs
+    trained = [line for output in outputs for line in output.splitlines() if re.match(r"\[\d/4\] .*: ok,", line)]
+    assert len(trained) == 4 and not any("already finished" in line for line in trained), outputs
+    # Any other trial is a duplicate enqueued by a worker starting at the same time, skipped (PRUNED)
+    others = [t for t in study.trials if t.state != optuna.trial.TrialState.COMPLETE]
+    assert all(t.state == optuna.trial.TrialState.PRUNED for t in others), [(t.number, t.state) for t in others]
     assert len(result_files(out)) == 4
     summary = (out / "summary.md").read_text()
     assert "| reinforce | 2/2 |" in summary and "| a2c | 2/2 |" in summary  # rebuilt from all workers' results

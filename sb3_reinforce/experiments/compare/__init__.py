@@ -3,9 +3,16 @@ Side-by-side comparison of REINFORCE with other algorithms, one command for the 
 
     python -m sb3_reinforce.compare --algos reinforce a2c ppo --envs CartPole-v1 Acrobot-v1 --seeds 5 --jobs 2
 
-Every (algo, env, seed) run trains with its rl-zoo config on the env's common step budget, is evaluated on a
-separate env at regular intervals and logged to wandb; ``--out`` receives ``results.csv``, ``summary.md`` and
-plots. Finished runs are kept: the same command again trains only what is missing. ``--storage`` turns the
+Every (algo, env, seed) run trains with its rl-zoo config on the env's common step budget and is evaluated on a
+separate env at regular intervals; its final model, saved in rl-zoo's layout, is then evaluated over
+``--final-eval-episodes`` episodes with deterministic and with sampled actions. ``--out`` receives ``results.csv``,
+``summary.md`` and plots; ``--wandb-project`` logs every run to wandb. It is also the multi-seed measurement of a
+config entry::
+
+    python -m sb3_reinforce.compare --algos reinforce --envs CartPole-v1 --seeds 5 --jobs 2 \\
+        --out logs/measure/reinforce-CartPole
+
+Finished runs are kept: the same command again trains only what is missing. ``--storage`` turns the
 process into one worker of an Optuna grid study shared by many machines. Details: ``docs/compare.md``.
 """
 
@@ -54,10 +61,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--name", default=None, help="comparison name, the wandb group (default: the --out folder name)")
     parser.add_argument("--n-evals", type=int, default=20, help="evaluations per run (every budget / N steps)")
     parser.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation")
-    parser.add_argument("--n-eval-envs", type=int, default=5, help="envs of the evaluation VecEnv")
+    parser.add_argument(
+        "--n-eval-envs", type=int, default=5, help="envs of the evaluation VecEnv (also of the final evaluation)"
+    )
+    parser.add_argument(
+        "--final-eval-episodes",
+        type=int,
+        default=100,
+        help="episodes of the final model's evaluation, once with deterministic and once with sampled actions",
+    )
     parser.add_argument("--params", nargs="+", default=[], metavar="ALGO:KEY:VALUE", help="override config entries")
-    parser.add_argument("--wandb-project", default="sb3-reinforce-compare", help="wandb project")
-    parser.add_argument("--no-wandb", action="store_true", help="do not log to wandb")
+    parser.add_argument(
+        "--conf-file",
+        nargs="+",
+        default=[],
+        metavar="ALGO:FILE",
+        help="rl-zoo YAML config file of an algo (default: zoo_configs/ for REINFORCE, rl-zoo's hyperparams/ otherwise)",
+    )
+    parser.add_argument("--wandb-project", default=None, help="log every run to this wandb project (default: no wandb)")
+    parser.add_argument("--no-wandb", action="store_true", help="do not log to wandb, even with --wandb-project")
     parser.add_argument("--storage", default=None, help="Optuna storage shared by grid workers (*.log journal file or DB URL)")
     parser.add_argument("--study-name", default=None, help="Optuna study name of the grid (default: the comparison name)")
     parser.add_argument("--report-only", action="store_true", help="rebuild results.csv, summary.md and plots, train nothing")
@@ -103,6 +125,8 @@ def main(argv: list[str] | None = None) -> None:
             n_eval_envs=args.n_eval_envs,
             params=args.params,
             wandb_project=None if args.no_wandb else args.wandb_project,
+            final_eval_episodes=args.final_eval_episodes,
+            conf_files=args.conf_file,
         )
     except GridError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -119,6 +143,7 @@ def main(argv: list[str] | None = None) -> None:
             "budgets": budgets,
             "n_evals": args.n_evals,
             "n_eval_episodes": args.eval_episodes,
+            "final_eval_episodes": args.final_eval_episodes,
             "command": "python -m sb3_reinforce.compare " + shlex.join(argv),
         },
     )

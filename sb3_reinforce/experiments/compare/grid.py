@@ -25,6 +25,8 @@ DEFAULT_BUDGETS = {
 }
 # Threshold for envs whose gymnasium spec has no reward_threshold
 EXTRA_THRESHOLDS = {"Pendulum-v1": -200.0}
+# The final model is evaluated on envs seeded from this offset + the run's seed (training uses seed .. seed + n_envs - 1)
+FINAL_EVAL_SEED_OFFSET = 1_000_000
 
 
 class GridError(ValueError):
@@ -45,7 +47,8 @@ class RunSpec:
     :param n_timesteps: Step budget
     :param eval_freq: Evaluate every this many env steps
     :param n_eval_episodes: Episodes per evaluation
-    :param n_eval_envs: Envs of the evaluation VecEnv
+    :param n_eval_envs: Envs of the evaluation VecEnv (also of the final model's evaluation)
+    :param final_eval_episodes: Episodes of the final model's evaluation, with deterministic and with sampled actions
     :param hyperparams: ``--params`` overrides of the config entry
     :param threshold: Return at which the env counts as solved (None: none known)
     :param wandb_project: wandb project (None: no wandb)
@@ -62,6 +65,7 @@ class RunSpec:
     eval_freq: int
     n_eval_episodes: int
     n_eval_envs: int
+    final_eval_episodes: int = 100
     hyperparams: dict[str, Any] = field(default_factory=dict)
     threshold: float | None = None
     wandb_project: str | None = None
@@ -78,6 +82,11 @@ class RunSpec:
     @property
     def name(self) -> str:
         return f"{self.algo} {self.env} seed {self.seed}"
+
+    @property
+    def final_eval_seed(self) -> int:
+        """Seed of the final model's evaluation envs: far from every training and evaluation seed of the grid."""
+        return FINAL_EVAL_SEED_OFFSET + self.seed
 
     def result_header(self) -> dict[str, Any]:
         """The fields that open this run's ``result.json``, whatever its outcome."""
@@ -98,6 +107,7 @@ class RunSpec:
             "eval_freq": self.eval_freq,
             "n_eval_episodes": self.n_eval_episodes,
             "n_eval_envs": self.n_eval_envs,
+            "final_eval_episodes": self.final_eval_episodes,
             "entry": json.loads(json.dumps(self.entry, default=str)),
         }
 
@@ -172,6 +182,14 @@ def config_of(algo: str) -> Path:
     return Path(rl_zoo3.__file__).parent / "hyperparams" / f"{algo}.yml"
 
 
+def _split_algo_item(item: str, algos: list[str], flag: str, what: str) -> tuple[str, str]:
+    """``ALGO:REST`` of a command-line item whose ALGO must be a compared algo."""
+    algo, sep, rest = item.partition(":")
+    if not sep or algo not in algos or not rest:
+        raise GridError(f"{flag} {item!r}: expected ALGO:{what} with ALGO one of {', '.join(algos)}")
+    return algo, rest
+
+
 def parse_params(items: list[str], algos: list[str]) -> dict[str, dict[str, Any]]:
     """
     ``--params ALGO:KEY:VALUE`` overrides, per algo (the value is evaluated as rl-zoo's ``-params`` does).
@@ -185,14 +203,27 @@ def parse_params(items: list[str], algos: list[str]) -> dict[str, dict[str, Any]
 
     overrides: dict[str, dict[str, Any]] = {}
     for item in items:
-        algo, sep, rest = item.partition(":")
-        if not sep or algo not in algos:
-            raise GridError(f"--params {item!r}: expected ALGO:KEY:VALUE with ALGO one of {', '.join(algos)}")
+        algo, rest = _split_algo_item(item, algos, "--params", "KEY:VALUE")
         try:
             overrides.setdefault(algo, {}).update(parse_overrides([rest]))
         except ConfigError as e:
             raise GridError(str(e)) from e
     return overrides
+
+
+def parse_conf_files(items: list[str], algos: list[str]) -> dict[str, Path]:
+    """
+    The config file of every algo: ``--conf-file ALGO:FILE`` where given, else :func:`config_of`.
+
+    :param items: The command line items
+    :param algos: The compared algos
+    :return: algo -> rl-zoo YAML config file
+    """
+    configs = {algo: config_of(algo) for algo in algos}
+    for item in items:
+        algo, path = _split_algo_item(item, algos, "--conf-file", "FILE")
+        configs[algo] = Path(path).resolve()
+    return configs
 
 
 def check_out_dir(out: Path) -> None:
@@ -209,6 +240,82 @@ def check_out_dir(out: Path) -> None:
         raise GridError(f"Output folder {out} is not writable: {e.strerror or e}") from e
 
 
+def _check_counts(seeds: int, n_timesteps: int | None, evaluation: dict[str, int]) -> None:
+    """Seeds, budget and evaluation settings must be positive."""
+    if seeds < 1:
+        raise GridError(f"--seeds must be >= 1, got {seeds}")
+    if n_timesteps is not None and n_timesteps < 1:
+        raise GridError(f"--n-timesteps must be >= 1, got {n_timesteps}")
+    if min(evaluation.values()) < 1:
+        raise GridError("--n-evals, --eval-episodes, --n-eval-envs and --final-eval-episodes must be >= 1")
+
+
+def _known(name: str, known: list[str], what: str, note: str = "", tail: str = "") -> None:
+    """
+    Raise a :class:`GridError` naming the closest known name when ``name`` is not one of ``known``.
+
+    :param note: Said right after the name
+    :param tail: Said at the end of the message
+    """
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise GridError(f"Unknown {what} {name!r}{note}.{hint}{tail}")
+
+
+def _check_names(algos: list[str], envs: list[str]) -> None:
+    """At least one algo and env, no duplicates, every algo registered in rl-zoo, every env in gymnasium."""
+    import gymnasium as gym
+    import rl_zoo3
+    import rl_zoo3.import_envs  # rl-zoo's extra envs, as its train script sees them
+
+    if not algos or not envs:
+        raise GridError("Give at least one algo (--algos) and one env (--envs)")
+    for what, items in (("algo", algos), ("env", envs)):
+        duplicates = sorted({x for x in items if items.count(x) > 1})
+        if duplicates:
+            raise GridError(f"Duplicate {what}(s): {', '.join(duplicates)}")
+    for algo in algos:
+        _known(algo, list(rl_zoo3.ALGOS), "algo", tail=f" Known: {', '.join(sorted(rl_zoo3.ALGOS))}")
+    for env_id in envs:
+        _known(env_id, list(gym.registry), "env id", note=" (not in gymnasium's registry)")
+
+
+def load_checked_entry(algo: str, env_id: str, config: Path, overrides: dict[str, Any]) -> dict[str, Any]:
+    """
+    An algo's config entry for an env with the ``--params`` overrides applied, checked as the run will read it
+    (REINFORCE's entries fully, by :func:`sb3_reinforce.zoo.config.validate_entry`; the others for ``n_timesteps``).
+
+    :raises GridError: naming the algo, the env and the file
+    """
+    from sb3_reinforce import zoo
+    from sb3_reinforce.zoo.config import ConfigError, load_entry, validate_entry
+
+    try:
+        entry = {**load_entry(config, env_id), **overrides}
+        if algo in zoo.ALGOS:
+            validate_entry(entry, env_id, config, overrides)
+    except ConfigError as e:
+        raise GridError(f"Algo {algo!r}: {e}") from e
+    if "n_timesteps" not in entry:
+        raise GridError(f"Algo {algo!r}: no 'n_timesteps' in the entry for {env_id!r} in {config}")
+    return entry
+
+
+def budget_of(env_id: str, n_timesteps: int | None, entries: list[dict[str, Any]]) -> int:
+    """
+    The step budget of an env, the same for every algo.
+
+    :param env_id: Gymnasium env id
+    :param n_timesteps: ``--n-timesteps`` (wins when given)
+    :param entries: The compared algos' config entries for the env (their largest ``n_timesteps`` is the budget of
+        an env without a :data:`DEFAULT_BUDGETS` entry)
+    """
+    if n_timesteps is not None:
+        return n_timesteps
+    return DEFAULT_BUDGETS.get(env_id) or max(int(entry["n_timesteps"]) for entry in entries)
+
+
 def build_grid(
     algos: list[str],
     envs: list[str],
@@ -221,6 +328,8 @@ def build_grid(
     n_eval_envs: int = 5,
     params: list[str] | None = None,
     wandb_project: str | None = None,
+    final_eval_episodes: int = 100,
+    conf_files: list[str] | None = None,
 ) -> list[RunSpec]:
     """
     Check the command line and list the runs of the comparison (algo-major, then env, then seed).
@@ -230,93 +339,53 @@ def build_grid(
     :param seeds: Number of seeds (seeds 0 .. seeds - 1)
     :param out: Output folder (created, must be writable)
     :param comparison: Name of the comparison
-    :param n_timesteps: Step budget for every env (None: :data:`DEFAULT_BUDGETS`, else the largest
-        ``n_timesteps`` among the compared algos' config entries for the env)
+    :param n_timesteps: Step budget for every env (None: :func:`budget_of`)
     :param n_evals: Evaluations per run (every ``budget // n_evals`` steps)
     :param n_eval_episodes: Episodes per evaluation
     :param n_eval_envs: Envs of the evaluation VecEnv
     :param params: ``ALGO:KEY:VALUE`` overrides
     :param wandb_project: wandb project (None: no wandb)
+    :param final_eval_episodes: Episodes of the final model's evaluation (each way: deterministic, sampled)
+    :param conf_files: ``ALGO:FILE`` config files replacing an algo's default one
     :raises GridError: anything that would make a run unusable, with a message naming it
     """
-    import gymnasium as gym
-    import rl_zoo3
-    import rl_zoo3.import_envs
-
     from sb3_reinforce import zoo
-    from sb3_reinforce.zoo.config import ConfigError, load_entry, validate_entry
 
     zoo.register()
-    if not algos or not envs:
-        raise GridError("Give at least one algo (--algos) and one env (--envs)")
-    if seeds < 1:
-        raise GridError(f"--seeds must be >= 1, got {seeds}")
-    if n_timesteps is not None and n_timesteps < 1:
-        raise GridError(f"--n-timesteps must be >= 1, got {n_timesteps}")
-    if n_evals < 1 or n_eval_episodes < 1 or n_eval_envs < 1:
-        raise GridError("--n-evals, --eval-episodes and --n-eval-envs must be >= 1")
-    for name, items in (("algo", algos), ("env", envs)):
-        duplicates = sorted({x for x in items if items.count(x) > 1})
-        if duplicates:
-            raise GridError(f"Duplicate {name}(s): {', '.join(duplicates)}")
-    for algo in algos:
-        if algo not in rl_zoo3.ALGOS:
-            close = difflib.get_close_matches(algo, list(rl_zoo3.ALGOS), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise GridError(f"Unknown algo {algo!r}.{hint} Known: {', '.join(sorted(rl_zoo3.ALGOS))}")
-    for env_id in envs:
-        if env_id not in gym.registry:
-            close = difflib.get_close_matches(env_id, list(gym.registry), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise GridError(f"Unknown env id {env_id!r} (not in gymnasium's registry).{hint}")
+    evaluation = dict(n_evals=n_evals, n_eval_episodes=n_eval_episodes, n_eval_envs=n_eval_envs)
+    _check_counts(seeds, n_timesteps, {**evaluation, "final_eval_episodes": final_eval_episodes})
+    _check_names(algos, envs)
     overrides = parse_params(params or [], algos)
-
-    entries: dict[tuple[str, str], tuple[Path, dict[str, Any]]] = {}
-    for algo in algos:
-        config = config_of(algo)
-        for env_id in envs:
-            try:
-                entry = load_entry(config, env_id)
-            except ConfigError as e:
-                raise GridError(f"Algo {algo!r}: {e}") from e
-            entry.update(overrides.get(algo, {}))
-            if algo in zoo.ALGOS:
-                try:
-                    validate_entry(entry, env_id, config)
-                except ConfigError as e:
-                    raise GridError(f"Algo {algo!r}: {e}") from e
-            elif "n_timesteps" not in entry:
-                raise GridError(f"Algo {algo!r}: no 'n_timesteps' in the entry for {env_id!r} in {config}")
-            entries[algo, env_id] = (config, entry)
-
+    configs = parse_conf_files(conf_files or [], algos)
+    entries = {
+        (algo, env_id): load_checked_entry(algo, env_id, configs[algo], overrides.get(algo, {}))
+        for algo in algos
+        for env_id in envs
+    }
+    budgets = {env_id: budget_of(env_id, n_timesteps, [entries[algo, env_id] for algo in algos]) for env_id in envs}
     check_out_dir(out)
-    specs = []
-    for algo in algos:
-        for env_id in envs:
-            if n_timesteps is not None:
-                budget = n_timesteps
-            else:
-                budget = DEFAULT_BUDGETS.get(env_id) or max(int(entries[a, env_id][1]["n_timesteps"]) for a in algos)
-            config, entry = entries[algo, env_id]
-            for seed in range(seeds):
-                specs.append(
-                    RunSpec(
-                        algo=algo,
-                        env=env_id,
-                        seed=seed,
-                        out=str(out),
-                        comparison=comparison,
-                        config=str(config),
-                        n_timesteps=budget,
-                        eval_freq=max(budget // n_evals, 1),
-                        n_eval_episodes=n_eval_episodes,
-                        n_eval_envs=n_eval_envs,
-                        hyperparams=overrides.get(algo, {}),
-                        threshold=threshold_of(env_id),
-                        wandb_project=wandb_project,
-                        entry={k: v for k, v in entry.items() if k != "n_timesteps"},
-                    )
-                )
+    specs = [
+        RunSpec(
+            algo=algo,
+            env=env_id,
+            seed=seed,
+            out=str(out),
+            comparison=comparison,
+            config=str(configs[algo]),
+            n_timesteps=budgets[env_id],
+            eval_freq=max(budgets[env_id] // n_evals, 1),
+            n_eval_episodes=n_eval_episodes,
+            n_eval_envs=n_eval_envs,
+            final_eval_episodes=final_eval_episodes,
+            hyperparams=overrides.get(algo, {}),
+            threshold=threshold_of(env_id),
+            wandb_project=wandb_project,
+            entry={k: v for k, v in entries[algo, env_id].items() if k != "n_timesteps"},
+        )
+        for algo in algos
+        for env_id in envs
+        for seed in range(seeds)
+    ]
     check_existing(specs)
     return specs
 

@@ -16,6 +16,7 @@ import seaborn as sns
 from rliable import plot_utils
 
 from sb3_reinforce.experiments.compare.grid import write_atomic
+from sb3_reinforce.experiments.compare.stats import MIN_RUNS_FOR_CI
 
 # One curve: (x, point estimates, lower bounds, upper bounds)
 Curve = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -83,7 +84,10 @@ def learning_curves(
         ax.legend(fontsize="small", loc="best")
     for ax in list(axes.flat)[len(envs) :]:
         ax.set_visible(False)
-    fig.suptitle("Learning curves: mean evaluation return, 95% bootstrap CI over seeds", fontsize="medium")
+    fig.suptitle(
+        f"Learning curves: mean evaluation return, 95% bootstrap CI over seeds (no band below {MIN_RUNS_FOR_CI} seeds)",
+        fontsize="medium",
+    )
     fig.tight_layout()
     _save(fig, path)
 
@@ -128,7 +132,9 @@ def aggregate(
     ax.axhline(1.0, color="gray", linestyle="--", linewidth=1)
     ax.legend(fontsize="small", loc="best")
     fig.suptitle(
-        f"Across {', '.join(envs)} (0 = random policy, 1 = env threshold; 95% stratified bootstrap CIs)", fontsize="medium"
+        f"Across {', '.join(envs)} (0 = random policy, 1 = env threshold; 95% stratified bootstrap CIs from "
+        f"{MIN_RUNS_FOR_CI} seeds per env)",
+        fontsize="medium",
     )
     fig.tight_layout()
     _save(fig, path)

@@ -15,7 +15,14 @@ import numpy as np
 
 from sb3_reinforce.experiments.compare import plots
 from sb3_reinforce.experiments.compare.grid import read_result, threshold_of, write_atomic, write_json_atomic
-from sb3_reinforce.experiments.compare.stats import METRICS, interval_estimate, mean, median_steps, normalize
+from sb3_reinforce.experiments.compare.stats import (
+    METRICS,
+    MIN_RUNS_FOR_CI,
+    interval_estimate,
+    mean,
+    median_steps,
+    normalize,
+)
 
 RANDOM_EPISODES = 100
 
@@ -65,11 +72,18 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _fmt_ci(estimate: tuple[float, float, float], digits: int = 1) -> str:
+def _fmt_ci(estimate: tuple[float, float, float], n_runs: int, digits: int = 1) -> str:
     point, low, high = estimate
     if np.isnan(low):
-        return f"{_fmt(point, digits)} (1 run, no CI)"
+        return f"{_fmt(point, digits)} (no CI: {n_runs} seed{'s' if n_runs != 1 else ''} < {MIN_RUNS_FOR_CI})"
     return f"{_fmt(point, digits)} [{_fmt(low, digits)}, {_fmt(high, digits)}]"
+
+
+def _fmt_range(values: list[float]) -> str:
+    """Median (min, max) of per-seed values."""
+    if not values:
+        return "n/a"
+    return f"{_fmt(float(np.median(values)))} ({_fmt(min(values))}, {_fmt(max(values))})"
 
 
 def _steps(value: float | None) -> str:
@@ -78,8 +92,25 @@ def _steps(value: float | None) -> str:
     return f"{value / 1000:,.0f}k" if value >= 1000 else f"{value:.0f}"
 
 
+FINAL_EVAL_COLUMNS = ("final_eval_episodes", "final_eval_deterministic", "final_eval_stochastic")
+# How the final model acts in its evaluation: result.json key -> what the report calls it
+ACTIONS = {"deterministic": "deterministic", "stochastic": "sampled actions"}
+
+
+def _final_eval_columns(result: dict[str, Any]) -> dict[str, Any]:
+    """The final model's mean evaluation returns (None for a run without a final evaluation)."""
+    final = result.get("final_eval") or {}
+    return {
+        "final_eval_episodes": final.get("episodes"),
+        **{f"final_eval_{way}": final.get(way, {}).get("mean") for way in ACTIONS},
+    }
+
+
 def write_csv(results: list[dict[str, Any]], path: Path) -> None:
-    """``results.csv``: one row per run and evaluation point (a failed run: one row with its error)."""
+    """
+    ``results.csv``: one row per run and evaluation point (a failed run: one row with its error); the run's final
+    figures (final return, the final model's evaluation, the training curve's) repeat on each of its rows.
+    """
     import pandas as pd
 
     rows = []
@@ -94,6 +125,10 @@ def write_csv(results: list[dict[str, Any]], path: Path) -> None:
             "threshold": r.get("threshold"),
             "final_return": r.get("final_return"),
             "steps_to_threshold": r.get("steps_to_threshold"),
+            **_final_eval_columns(r),
+            "train_return_final": r.get("train_return_final"),
+            "train_return_best": r.get("train_return_best"),
+            "train_steps_to_threshold": r.get("train_steps_to_threshold"),
             "wall_time_s": r.get("wall_time_s"),
             "fps": r.get("fps"),
             "error": r.get("error"),
@@ -105,7 +140,8 @@ def write_csv(results: list[dict[str, Any]], path: Path) -> None:
             rows.append({**base, "eval_index": i, "timesteps": step, "eval_return_mean": value, "eval_return_std": std})
     columns = [
         "comparison", "algo", "env", "seed", "status", "eval_index", "timesteps", "eval_return_mean", "eval_return_std",
-        "final_return", "steps_to_threshold", "threshold", "n_timesteps", "wall_time_s", "fps", "error",
+        "final_return", "steps_to_threshold", *FINAL_EVAL_COLUMNS, "train_return_final", "train_return_best",
+        "train_steps_to_threshold", "threshold", "n_timesteps", "wall_time_s", "fps", "error",
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
     write_atomic(path, frame.to_csv(index=False).encode())
@@ -116,7 +152,7 @@ def _curve(runs: list[dict[str, Any]]) -> plots.Curve:
     length = min(len(r["eval_returns"]) for r in runs)
     values = np.array([r["eval_returns"][:length] for r in runs])  # (n_seeds, n_points)
     x = np.median(np.array([r["eval_timesteps"][:length] for r in runs]), axis=0)
-    estimates = np.array([interval_estimate(values[:, i], mean) for i in range(length)])
+    estimates = np.array([interval_estimate(values[:, i], mean) for i in range(length)])  # no band below MIN_RUNS_FOR_CI
     return x, estimates[:, 0], estimates[:, 1], estimates[:, 2]
 
 
@@ -124,6 +160,183 @@ def _normalized_curve(run: dict[str, Any], fractions: np.ndarray, random_score: 
     """A run's normalized evaluation return at the given fractions of its step budget (linear interpolation)."""
     values = np.interp(fractions * run["n_timesteps"], run["eval_timesteps"], run["eval_returns"])
     return np.asarray(normalize(values, random_score, threshold))
+
+
+Runs = dict[tuple[str, str], list[dict[str, Any]]]
+
+
+def _header(out: Path, meta: dict[str, Any], results: list[dict[str, Any]], n_failed: int) -> list[str]:
+    """Title, provenance and what the numbers mean."""
+    lines = [f"# Comparison: {meta.get('name', out.name)}", ""]
+    lines += [
+        f"Built {time.strftime('%Y-%m-%d %H:%M')} from {len(results)} finished runs in `{out.name}/` "
+        f"({len(results) - n_failed} ok, {n_failed} failed)."
+    ]
+    if meta.get("command"):
+        lines += ["", f"Command: `{meta['command']}`"]
+    lines += [
+        "",
+        "Each run trains with its algo's rl-zoo config entry (REINFORCE from `zoo_configs/`, the others from rl-zoo's "
+        "`hyperparams/`) for the env's step budget, and is evaluated every budget / "
+        f"{meta.get('n_evals', 'n_evals')} steps on a separate env ({meta.get('n_eval_episodes', 'n')} episodes, "
+        "deterministic actions as rl-zoo does). *Final return*: the mean evaluation "
+        "return at the last evaluation, per seed; its mean and IQM (interquartile mean) over seeds come with 95% "
+        f"bootstrap confidence intervals when there are at least {MIN_RUNS_FOR_CI} seeds (with fewer, the bootstrap "
+        "interval is about the range of the seeds and would be mislabelled: none is given). *Steps to threshold*: the "
+        "first evaluation whose mean return reaches the env's threshold (median over seeds, a seed that never reaches "
+        "it counting as slowest). *Steps/s*: env steps per second of training, evaluation time excluded (1 torch "
+        "thread per run).",
+        "",
+        "*Final model*: the model saved at the end of training in rl-zoo's layout (the file `enjoy` loads, with its "
+        f"VecNormalize statistics when the config normalizes), evaluated over {meta.get('final_eval_episodes', 'n')} "
+        "episodes on seeds the run never trained on, once with deterministic and once with sampled actions: per seed "
+        "the mean return; median (min, max) over seeds, and how many seeds' mean reaches the threshold. *Last 100 "
+        "training episodes*: SB3's `rollout/ep_rew_mean` (sampled actions, earlier policies included) at the end, and "
+        "the first env step at which it reached the threshold.",
+        "",
+    ]
+    return lines
+
+
+def _env_table(env_id: str, algos: list[str], runs: Runs, ok: Runs, threshold: float | None) -> list[str]:
+    """One env's table of the periodic evaluations: final return, steps to threshold, time and throughput."""
+    lines = [
+        "| algo | runs ok | final return: mean [95% CI] | IQM [95% CI] | reached threshold | steps to threshold "
+        "(median) | wall time / run | env steps/s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for algo in algos:
+        if (algo, env_id) not in runs:
+            continue
+        good, every = ok[algo, env_id], runs[algo, env_id]
+        if not good:
+            lines.append(f"| {algo} | 0/{len(every)} | failed | | | | | |")
+            continue
+        finals = np.array([r["final_return"] for r in good])
+        steps = [r.get("steps_to_threshold") for r in good]
+        reached = sum(s is not None for s in steps)
+        lines.append(
+            f"| {algo} | {len(good)}/{len(every)} | {_fmt_ci(interval_estimate(finals, mean), len(good))} | "
+            f"{_fmt_ci(interval_estimate(finals, METRICS['IQM']), len(good))} | "
+            f"{f'{reached}/{len(good)}' if threshold is not None else 'n/a'} | "
+            f"{_steps(median_steps(steps)) if threshold is not None else 'n/a'} | "
+            f"{np.mean([r['wall_time_s'] for r in good]):,.0f} s | {np.mean([r['fps'] for r in good]):,.0f} |"
+        )
+    return lines
+
+
+def _reaching(values: list[float], threshold: float | None) -> str:
+    """How many of the per-seed values reach the threshold, as ``k/n``."""
+    if threshold is None or not values:
+        return "n/a"
+    return f"{sum(v >= threshold for v in values)}/{len(values)}"
+
+
+def _final_model_table(env_id: str, algos: list[str], ok: Runs, threshold: float | None) -> list[str]:
+    """One env's table of the final models' evaluations and of the training curves' ends."""
+    header = "| algo | seeds | " + " | ".join(
+        f"final model, {name}: median (min, max) | reach threshold" for name in ACTIONS.values()
+    )
+    lines = [
+        header + " | last 100 training episodes: median (min, max) | training mean reached threshold (median steps) |",
+        "|---|---|" + "---|---|" * len(ACTIONS) + "---|---|",
+    ]
+    for algo in algos:
+        good = ok.get((algo, env_id), [])
+        if not good:
+            continue
+        cells = [algo, str(len(good))]
+        for way in ACTIONS:
+            values = [r["final_eval"][way]["mean"] for r in good if r.get("final_eval")]
+            cells += [_fmt_range(values), _reaching(values, threshold)]
+        train = [r["train_return_final"] for r in good if r.get("train_return_final") is not None]
+        steps = [r.get("train_steps_to_threshold") for r in good if r.get("train_return_final") is not None]
+        reached = f"{sum(s is not None for s in steps)}/{len(steps)} ({_steps(median_steps(steps))})"
+        cells += [_fmt_range(train), reached if threshold is not None and steps else "n/a"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _aggregate(
+    algos: list[str], envs: list[str], ok: Runs, thresholds: dict[str, float], out: Path
+) -> tuple[dict[str, dict[str, tuple[float, float, float]]], dict[str, plots.Curve], dict[str, float]]:
+    """
+    Across envs, on normalized scores: per algo the IQM and mean of the final scores (with CIs) and the IQM curve
+    against the fraction of the step budget, and the random-policy scores used to normalize.
+    """
+    randoms = random_scores(envs, out)
+    fractions = np.linspace(0.05, 1.0, 20)
+    estimates: dict[str, dict[str, tuple[float, float, float]]] = {}
+    curves: dict[str, plots.Curve] = {}
+    for algo in algos:
+        per_env = [ok.get((algo, e), []) for e in envs]
+        n_runs = min(len(rs) for rs in per_env)
+        if n_runs == 0:
+            continue
+        # The same number of seeds in every env (the first ones): rliable's (n_runs, n_envs) score matrix
+        per_env = [rs[:n_runs] for rs in per_env]
+        final = np.array(
+            [[normalize(r["final_return"], randoms[e], thresholds[e]) for r in rs] for e, rs in zip(envs, per_env)]
+        ).T
+        estimates[algo] = {name: interval_estimate(final, metric) for name, metric in METRICS.items()}
+        # Each run's curve interpolated at the same fractions of its budget: (n_envs, n_runs, n_fractions)
+        curve = np.array(
+            [[_normalized_curve(r, fractions, randoms[e], thresholds[e]) for r in rs] for e, rs in zip(envs, per_env)]
+        )
+        points = np.array([interval_estimate(curve[:, :, i].T, METRICS["IQM"]) for i in range(len(fractions))])
+        curves[algo] = (fractions, points[:, 0], points[:, 1], points[:, 2])
+    return estimates, curves, randoms
+
+
+def _aggregate_section(
+    estimates: dict[str, dict[str, tuple[float, float, float]]], envs: list[str], ok: Runs, randoms: dict[str, float]
+) -> list[str]:
+    """The table across envs."""
+    lines = [
+        "## Across envs",
+        "",
+        f"Normalized final score over {', '.join(envs)}: (return - random) / (threshold - random), so 0 is "
+        "a uniformly random policy and 1 the env's threshold (random-policy returns: "
+        + ", ".join(f"{e} {_fmt(randoms[e])}" for e in envs)
+        + f", measured over {RANDOM_EPISODES} episodes). IQM and mean over all (seed, env) scores, 95% stratified "
+        f"bootstrap CIs (seeds resampled within each env; none below {MIN_RUNS_FOR_CI} seeds per env). An algo is "
+        "included with as many seeds as it has successful runs in every env.",
+        "",
+        "| algo | seeds per env | IQM [95% CI] | mean [95% CI] |",
+        "|---|---|---|---|",
+    ]
+    for algo, estimate in estimates.items():
+        n_runs = min(len(ok.get((algo, e), [])) for e in envs)
+        lines.append(f"| {algo} | {n_runs} | {_fmt_ci(estimate['IQM'], n_runs, 2)} | {_fmt_ci(estimate['Mean'], n_runs, 2)} |")
+    return [*lines, ""]
+
+
+def _failed_section(results: list[dict[str, Any]]) -> list[str]:
+    """The failed runs with their errors."""
+    failed = [r for r in results if r["status"] != "ok"]
+    if not failed:
+        return []
+    lines = ["## Failed runs", "", "| algo | env | seed | error |", "|---|---|---|---|"]
+    for r in sorted(failed, key=lambda r: (r["algo"], r["env"], r["seed"])):
+        error = str(r.get("error")).replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {r['algo']} | {r['env']} | {r['seed']} | {error} |")
+    return [*lines, "", "Each failed run's log: `runs/<algo>/<env>/seed_<k>/train.log`; its traceback: `result.json`.", ""]
+
+
+def _missing_section(meta: dict[str, Any], results: list[dict[str, Any]]) -> list[str]:
+    """The runs of the command's grid that have no result yet."""
+    done = {(r["algo"], r["env"], r["seed"]) for r in results}
+    missing = [
+        (a, e, s)
+        for a in meta.get("algos", [])
+        for e in meta.get("envs", [])
+        for s in range(meta.get("seeds", 0))
+        if (a, e, s) not in done
+    ]
+    if not missing:
+        return []
+    listed = ", ".join(f"{a} {e} seed {s}" for a, e, s in missing[:10]) + (", ..." if len(missing) > 10 else "")
+    return [f"Not finished yet: {len(missing)} runs ({listed}).", ""]
 
 
 def build_report(out: Path, quiet: bool = False) -> str:
@@ -139,36 +352,14 @@ def build_report(out: Path, quiet: bool = False) -> str:
     write_csv(results, out / "results.csv")
     algos = _ordered(list({r["algo"] for r in results}), meta.get("algos", []))
     envs = _ordered(list({r["env"] for r in results}), meta.get("envs", []))
-    runs: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    runs: Runs = defaultdict(list)
     for r in sorted(results, key=lambda r: r["seed"]):
         runs[r["algo"], r["env"]].append(r)
     ok = {key: [r for r in rs if r["status"] == "ok"] for key, rs in runs.items()}
-    thresholds = {e: next((r.get("threshold") for r in results if r["env"] == e), None) for e in envs}
-    for env_id in envs:
-        if thresholds[env_id] is None:
-            thresholds[env_id] = threshold_of(env_id)
+    thresholds = {e: next((r.get("threshold") for r in results if r["env"] == e), None) or threshold_of(e) for e in envs}
     n_failed = sum(r["status"] != "ok" for r in results)
 
-    lines = [f"# Comparison: {meta.get('name', out.name)}", ""]
-    lines += [
-        f"Built {time.strftime('%Y-%m-%d %H:%M')} from {len(results)} finished runs in `{out.name}/` "
-        f"({len(results) - n_failed} ok, {n_failed} failed)."
-    ]
-    if meta.get("command"):
-        lines += ["", f"Command: `{meta['command']}`"]
-    lines += [
-        "",
-        "Each run trains with its algo's rl-zoo config entry (REINFORCE from `zoo_configs/`, the others from rl-zoo's "
-        "`hyperparams/`) for the env's step budget, and is evaluated every budget / "
-        f"{meta.get('n_evals', 'n_evals')} steps on a separate env ({meta.get('n_eval_episodes', 'n')} episodes, "
-        "deterministic actions as rl-zoo does). *Final return*: the mean evaluation "
-        "return at the last evaluation, per seed; its mean and IQM (interquartile mean) over seeds come with 95% "
-        "bootstrap confidence intervals. *Steps to threshold*: the first evaluation whose mean return reaches the "
-        "env's threshold (median over seeds, a seed that never reaches it counting as slowest). *Steps/s*: env "
-        "steps per second of training, evaluation time excluded (1 torch thread per run).",
-        "",
-    ]
-
+    lines = _header(out, meta, results, n_failed)
     curves: dict[str, dict[str, plots.Curve]] = {}
     for env_id in envs:
         budgets = sorted({int(r["n_timesteps"]) for r in results if r["env"] == env_id and r.get("n_timesteps")})
@@ -177,99 +368,28 @@ def build_report(out: Path, quiet: bool = False) -> str:
             "",
             f"Budget: {', '.join(f'{b:,}' for b in budgets)} env steps; threshold: {_fmt(thresholds[env_id])}.",
             "",
-            "| algo | runs ok | final return: mean [95% CI] | IQM [95% CI] | reached threshold | steps to threshold "
-            "(median) | wall time / run | env steps/s |",
-            "|---|---|---|---|---|---|---|---|",
+            *_env_table(env_id, algos, runs, ok, thresholds[env_id]),
+            "",
+            *_final_model_table(env_id, algos, ok, thresholds[env_id]),
+            "",
         ]
         for algo in algos:
-            if (algo, env_id) not in runs:
-                continue
-            good, every = ok[algo, env_id], runs[algo, env_id]
-            if not good:
-                lines.append(f"| {algo} | 0/{len(every)} | failed | | | | | |")
-                continue
-            finals = np.array([r["final_return"] for r in good])
-            steps = [r.get("steps_to_threshold") for r in good]
-            reached = sum(s is not None for s in steps)
-            lines.append(
-                f"| {algo} | {len(good)}/{len(every)} | {_fmt_ci(interval_estimate(finals, mean))} | "
-                f"{_fmt_ci(interval_estimate(finals, METRICS['IQM']))} | "
-                f"{f'{reached}/{len(good)}' if thresholds[env_id] is not None else 'n/a'} | "
-                f"{_steps(median_steps(steps)) if thresholds[env_id] is not None else 'n/a'} | "
-                f"{np.mean([r['wall_time_s'] for r in good]):,.0f} s | {np.mean([r['fps'] for r in good]):,.0f} |"
-            )
-            curves.setdefault(env_id, {})[algo] = _curve(good)
-        lines.append("")
+            if ok.get((algo, env_id)):
+                curves.setdefault(env_id, {})[algo] = _curve(ok[algo, env_id])
 
     # Across envs, on normalized scores
-    scored_envs = [e for e in envs if thresholds[e] is not None]
-    limits: dict[str, float] = {e: float(thresholds[e]) for e in scored_envs}  # type: ignore[arg-type]
-    estimates: dict[str, dict[str, tuple[float, float, float]]] = {}
-    aggregate_curves: dict[str, plots.Curve] = {}
-    if scored_envs:
-        randoms = random_scores(scored_envs, out)
-        fractions = np.linspace(0.05, 1.0, 20)
-        for algo in algos:
-            per_env = [ok.get((algo, e), []) for e in scored_envs]
-            n_runs = min(len(rs) for rs in per_env)
-            if n_runs == 0:
-                continue
-            # The same number of seeds in every env (the first ones): rliable's (n_runs, n_envs) score matrix
-            per_env = [rs[:n_runs] for rs in per_env]
-            final = np.array(
-                [[normalize(r["final_return"], randoms[e], limits[e]) for r in rs] for e, rs in zip(scored_envs, per_env)]
-            ).T
-            estimates[algo] = {name: interval_estimate(final, metric) for name, metric in METRICS.items()}
-            # Each run's curve interpolated at the same fractions of its budget: (n_envs, n_runs, n_fractions)
-            curve = np.array(
-                [[_normalized_curve(r, fractions, randoms[e], limits[e]) for r in rs] for e, rs in zip(scored_envs, per_env)]
-            )
-            points = np.array([interval_estimate(curve[:, :, i].T, METRICS["IQM"]) for i in range(len(fractions))])
-            aggregate_curves[algo] = (fractions, points[:, 0], points[:, 1], points[:, 2])
+    limits = {e: float(t) for e, t in thresholds.items() if t is not None}
+    scored_envs = [e for e in envs if e in limits]
+    estimates, aggregate_curves, randoms = _aggregate(algos, scored_envs, ok, limits, out) if scored_envs else ({}, {}, {})
     if estimates:
-        lines += [
-            "## Across envs",
-            "",
-            f"Normalized final score over {', '.join(scored_envs)}: (return - random) / (threshold - random), so 0 is "
-            "a uniformly random policy and 1 the env's threshold (random-policy returns: "
-            + ", ".join(f"{e} {_fmt(randoms[e])}" for e in scored_envs)
-            + f", measured over {RANDOM_EPISODES} episodes). IQM and mean over all (seed, env) scores, 95% stratified "
-            "bootstrap CIs (seeds resampled within each env). An algo is included with as many seeds as it has "
-            "successful runs in every env.",
-            "",
-            "| algo | seeds per env | IQM [95% CI] | mean [95% CI] |",
-            "|---|---|---|---|",
-        ]
-        for algo, estimate in estimates.items():
-            n_runs = min(len(ok.get((algo, e), [])) for e in scored_envs)
-            lines.append(f"| {algo} | {n_runs} | {_fmt_ci(estimate['IQM'], 2)} | {_fmt_ci(estimate['Mean'], 2)} |")
-        lines.append("")
-
+        lines += _aggregate_section(estimates, scored_envs, ok, randoms)
     if curves:
         plots.learning_curves(curves, thresholds, algos, out / "learning_curves.png")
         lines += ["## Plots", "", "![learning curves](learning_curves.png)", ""]
     if estimates:
         plots.aggregate(estimates, aggregate_curves, algos, scored_envs, out / "aggregate.png")
         lines += ["![aggregate across envs](aggregate.png)", ""]
-
-    failed = [r for r in results if r["status"] != "ok"]
-    if failed:
-        lines += ["## Failed runs", "", "| algo | env | seed | error |", "|---|---|---|---|"]
-        for r in sorted(failed, key=lambda r: (r["algo"], r["env"], r["seed"])):
-            error = str(r.get("error")).replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| {r['algo']} | {r['env']} | {r['seed']} | {error} |")
-        lines += ["", "Each failed run's log: `runs/<algo>/<env>/seed_<k>/train.log`; its traceback: `result.json`.", ""]
-    missing = [
-        (a, e, s)
-        for a in meta.get("algos", [])
-        for e in meta.get("envs", [])
-        for s in range(meta.get("seeds", 0))
-        if not any(r["algo"] == a and r["env"] == e and r["seed"] == s for r in results)
-    ]
-    if missing:
-        lines += [f"Not finished yet: {len(missing)} runs ({', '.join(f'{a} {e} seed {s}' for a, e, s in missing[:10])}"]
-        lines[-1] += ", ...)." if len(missing) > 10 else ")."
-        lines.append("")
+    lines += _failed_section(results) + _missing_section(meta, results)
 
     text = "\n".join(lines)
     write_atomic(out / "summary.md", text.encode())

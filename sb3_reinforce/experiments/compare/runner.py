@@ -1,15 +1,23 @@
 """
-Running the grid: one run in its own process, a local pool of ``J`` such processes, and the Optuna grid worker.
+Running the grid: one run, the worker processes that train runs one after another, a local pool of ``J`` of
+them, and the Optuna grid worker.
 
-Each run is ``python -m sb3_reinforce.experiments.compare.runner <run_dir>/spec.json``: it builds the model and envs with
-rl-zoo's ``ExperimentManager`` exactly as ``rl_zoo3.train`` does, trains, and ends by writing ``result.json``
-atomically. Only ``result.json`` marks a run finished: a process that is interrupted writes none (its leftovers
-are wiped when the run starts again); a run that raises writes one with ``status: failed`` and the error.
+A run builds the model and envs with rl-zoo's ``ExperimentManager`` exactly as ``rl_zoo3.train`` does, trains,
+saves the final model in rl-zoo's layout, evaluates that saved model as ``rl_zoo3.enjoy`` loads it, and ends by
+writing ``result.json`` atomically. Only ``result.json`` marks a run finished: a run that is interrupted writes none
+(its leftovers are wiped when the run starts again); a run that raises writes one with ``status: failed``.
+
+Runs are trained in worker processes (``python -m sb3_reinforce.experiments.compare.runner --worker``), ``J`` of
+them, each training the runs it is sent one after another: torch, SB3, rl-zoo and wandb are imported, and wandb's
+service started, once per worker instead of once per run. Each run's output goes to its own ``train.log``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import gc
 import os
 import signal
 import socket
@@ -18,17 +26,20 @@ import sys
 import threading
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import optuna
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import KVWriter
 
 from sb3_reinforce.experiments.compare.grid import RunSpec, read_result, write_json_atomic
 from sb3_reinforce.experiments.compare.stats import steps_to_threshold
 
 INTERRUPTED = 130  # exit code of an interrupted run or command (128 + SIGINT)
+RUNNER = "sb3_reinforce.experiments.compare.runner"
 
 
 def is_finished(spec: RunSpec) -> bool:
@@ -37,7 +48,125 @@ def is_finished(spec: RunSpec) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# One run, inside its own process
+# Callbacks and a logger output: what a run records besides rl-zoo's own evaluations
+# ---------------------------------------------------------------------------------------------------------
+class Timed(BaseCallback):
+    """
+    Runs another callback through its public methods, as SB3's ``CallbackList`` does, and adds up the time its
+    ``on_step()`` takes (for an ``EvalCallback``: the time spent evaluating).
+
+    :param callback: The callback to run and time
+    """
+
+    def __init__(self, callback: BaseCallback):
+        super().__init__()
+        self.callback = callback
+        self.seconds = 0.0
+
+    def _init_callback(self) -> None:
+        self.callback.init_callback(self.model)
+
+    def _on_training_start(self) -> None:
+        self.callback.on_training_start(self.locals, self.globals)
+
+    def _on_rollout_start(self) -> None:
+        self.callback.on_rollout_start()
+
+    def _on_step(self) -> bool:
+        start = time.perf_counter()
+        try:
+            return self.callback.on_step()
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def _on_rollout_end(self) -> None:
+        self.callback.on_rollout_end()
+
+    def _on_training_end(self) -> None:
+        self.callback.on_training_end()
+
+    def update_child_locals(self, locals_: dict[str, Any]) -> None:
+        self.callback.update_locals(locals_)
+
+
+class TrainingCurve(BaseCallback):
+    """
+    The mean return of the last 100 training episodes (SB3's ``rollout/ep_rew_mean``, from ``model.ep_info_buffer``)
+    at the end of every rollout, against every env step taken so far (steps an env takes after its episode quota
+    count too).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timesteps: list[int] = []
+        self.returns: list[float] = []
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if self.model.ep_info_buffer:
+            self.timesteps.append(int(self.model.num_timesteps))
+            self.returns.append(float(np.mean([info["r"] for info in self.model.ep_info_buffer])))
+
+    def summary(self, threshold: float | None) -> dict[str, Any]:
+        """
+        :param threshold: The env's threshold (None: none)
+        :return: the 100-episode training mean at the end, its best value, and the first step it reached the threshold
+        """
+        if not self.returns:
+            return {"train_return_final": None, "train_return_best": None, "train_steps_to_threshold": None}
+        return {
+            "train_return_final": self.returns[-1],
+            "train_return_best": max(self.returns),
+            "train_steps_to_threshold": steps_to_threshold(self.timesteps, self.returns, threshold),
+        }
+
+
+class WandbOutput(KVWriter):
+    """
+    An SB3 logger output that sends each dump to a wandb run, with the env steps as ``global_step`` (the keys
+    SB3 writes to tensorboard, so the same curves as ``sync_tensorboard`` without its wait at the end of a run).
+
+    :param run: The wandb run
+    """
+
+    def __init__(self, run: Any):
+        self.run = run
+
+    def write(self, key_values: dict[str, Any], key_excluded: dict[str, tuple[str, ...]], step: int = 0) -> None:
+        values = {
+            key: value
+            for key, value in key_values.items()
+            if isinstance(value, (int, float, np.number)) and "tensorboard" not in (key_excluded.get(key) or ())
+        }
+        if values:
+            self.run.log({**values, "global_step": step})
+
+    def close(self) -> None:
+        pass
+
+
+class LogToWandb(BaseCallback):
+    """
+    Adds a :class:`WandbOutput` to the model's logger when training starts (SB3 builds the logger in ``learn()``).
+
+    :param run: The wandb run
+    """
+
+    def __init__(self, run: Any):
+        super().__init__()
+        self.run = run
+
+    def _on_training_start(self) -> None:
+        self.logger.output_formats.append(WandbOutput(self.run))
+
+    def _on_step(self) -> bool:
+        return True
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One run
 # ---------------------------------------------------------------------------------------------------------
 def _zoo_args(spec: RunSpec) -> argparse.Namespace:
     """rl-zoo ``train.py``'s defaults with this run's values (``ExperimentManager`` saves them as args.yml)."""
@@ -102,7 +231,7 @@ def _start_wandb(spec: RunSpec) -> Any:
     try:
         import wandb
 
-        return wandb.init(
+        run = wandb.init(
             project=spec.wandb_project,
             group=spec.comparison,
             tags=[spec.algo, spec.env],
@@ -110,32 +239,20 @@ def _start_wandb(spec: RunSpec) -> Any:
             job_type="compare",
             config={"algo": spec.algo, "env": spec.env, "seed": spec.seed, **spec.settings()},
             mode=wandb_mode(),  # type: ignore[arg-type]
-            sync_tensorboard=True,
             dir=spec.out,
             settings=wandb.Settings(console="off", init_timeout=60),
         )
+        run.define_metric("*", step_metric="global_step")
+        return run
     except Exception as e:
         print(f"wandb: could not start ({type(e).__name__}: {e}), going on without it", flush=True)
         return None
 
 
-def train_one(spec: RunSpec) -> dict[str, Any]:
-    """
-    Train and evaluate one run the way ``rl_zoo3.train`` does.
-
-    :param spec: The run
-    :return: The result (status ``ok``)
-    :raises KeyboardInterrupt: if training was interrupted (no result must be written)
-    """
-    import torch as th
+def _experiment(spec: RunSpec) -> tuple[Any, Any, dict[str, Any]]:
+    """rl-zoo's ``ExperimentManager`` for the run, set up as ``rl_zoo3.train`` sets it up: (manager, model, hyperparams)."""
     from rl_zoo3.exp_manager import ExperimentManager
-    from stable_baselines3.common.callbacks import EvalCallback
 
-    from sb3_reinforce.zoo import register
-
-    th.set_num_threads(1)
-    register()
-    start = time.perf_counter()
     args = _zoo_args(spec)
     manager = ExperimentManager(
         args,
@@ -158,41 +275,121 @@ def train_one(spec: RunSpec) -> dict[str, Any]:
     setup = manager.setup_experiment()
     assert setup is not None
     model, saved_hyperparams = setup
+    return manager, model, saved_hyperparams
 
-    # Time spent evaluating, to report training throughput without it
-    eval_time = 0.0
-    for callback in manager.callbacks:
-        if isinstance(callback, EvalCallback):
-            evaluate = callback._on_step
 
-            def timed_on_step(evaluate=evaluate) -> bool:
-                nonlocal eval_time
-                t0 = time.perf_counter()
-                try:
-                    return evaluate()
-                finally:
-                    eval_time += time.perf_counter() - t0
+def _evaluations(manager: Any, model: Any, spec: RunSpec, evaluator: Any) -> tuple[list[int], list[float], list[float]]:
+    """
+    The periodic evaluations rl-zoo's ``EvalCallback`` saved (``evaluations.npz``): env steps, mean and std of the
+    returns. A budget below one evaluation period has none: the trained policy is then evaluated once.
+    """
+    evaluations = np.load(Path(manager.save_path) / "evaluations.npz")
+    timesteps = [int(t) for t in evaluations["timesteps"]]
+    results = evaluations["results"]  # (n_evals, n_eval_episodes)
+    if timesteps:
+        return timesteps, [float(r) for r in results.mean(axis=1)], [float(r) for r in results.std(axis=1)]
+    from stable_baselines3.common.evaluation import evaluate_policy
 
-            callback._on_step = timed_on_step  # type: ignore[method-assign]
+    returns, _ = evaluate_policy(model, evaluator.eval_env, n_eval_episodes=spec.n_eval_episodes, return_episode_rewards=True)
+    return [int(model.num_timesteps)], [float(np.mean(returns))], [float(np.std(returns))]
+
+
+def evaluate_final_model(spec: RunSpec, manager: Any) -> dict[str, Any]:
+    """
+    Evaluate the final model as ``rl_zoo3.enjoy`` runs it: the saved ``<env>.zip`` loaded with rl-zoo's settings,
+    on ``create_test_env`` envs with the saved ``VecNormalize`` statistics when the config normalizes, over
+    ``spec.final_eval_episodes`` episodes on seeds the run never trained on, once with deterministic actions and
+    once with sampled actions (each from freshly seeded envs and random generators).
+
+    :param spec: The run
+    :param manager: Its ``ExperimentManager`` after ``save_trained_model``
+    :return: the model's path (relative to the run folder), the episodes, the seed, and per way of acting the mean,
+        std, min and max return and every episode's return
+    """
+    from rl_zoo3 import ALGOS, create_test_env, get_saved_hyperparams
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    model_path = Path(manager.save_path) / f"{manager.env_name}.zip"
+    hyperparams, stats_path = get_saved_hyperparams(manager.params_path, norm_reward=False, test_mode=True)
+    env_kwargs = hyperparams.pop("env_kwargs", None) or {}
+    algo_class = ALGOS[spec.algo]
+    load_kwargs: dict[str, Any] = {"buffer_size": 1} if issubclass(algo_class, OffPolicyAlgorithm) else {}
+    if load_kwargs and "optimize_memory_usage" in hyperparams:
+        load_kwargs["optimize_memory_usage"] = False
+    custom_objects = {"learning_rate": 0.0, "lr_schedule": lambda _: 0.0, "clip_range": lambda _: 0.0}  # as enjoy does
+    model = algo_class.load(model_path, custom_objects=custom_objects, device="cpu", **load_kwargs)
+    result: dict[str, Any] = {
+        "model": str(model_path.relative_to(spec.run_dir)),
+        "episodes": spec.final_eval_episodes,
+        "seed": spec.final_eval_seed,
+    }
+    for name, deterministic in (("deterministic", True), ("stochastic", False)):
+        env = create_test_env(
+            spec.env,
+            n_envs=spec.n_eval_envs,
+            stats_path=stats_path,
+            seed=spec.final_eval_seed,
+            should_render=False,
+            hyperparams=dict(hyperparams),
+            env_kwargs=env_kwargs,
+            vec_env_cls=DummyVecEnv,
+        )
+        model.set_random_seed(spec.final_eval_seed)
+        returns, _ = evaluate_policy(
+            model, env, n_eval_episodes=spec.final_eval_episodes, deterministic=deterministic, return_episode_rewards=True
+        )
+        env.close()
+        values = np.asarray(returns, dtype=float)
+        result[name] = {
+            "mean": float(values.mean()),
+            "std": float(values.std()),
+            "min": float(values.min()),
+            "max": float(values.max()),
+            "returns": [float(v) for v in values],
+        }
+    return result
+
+
+def train_one(spec: RunSpec, wandb_run: Any = None) -> dict[str, Any]:
+    """
+    Train one run the way ``rl_zoo3.train`` does, save the final model, and evaluate it.
+
+    :param spec: The run
+    :param wandb_run: A wandb run to send SB3's logged values to (None: no wandb)
+    :return: The result (status ``ok``)
+    :raises KeyboardInterrupt: if training was interrupted (no result must be written)
+    """
+    import torch as th
+    from stable_baselines3.common.callbacks import EvalCallback
+
+    from sb3_reinforce.zoo import register
+
+    th.set_num_threads(1)
+    register()
+    start = time.perf_counter()
+    manager, model, saved_hyperparams = _experiment(spec)
+    # Time spent in the periodic evaluations, to report training throughput without it
+    evaluator = next(c for c in manager.callbacks if isinstance(c, EvalCallback))
+    timed = Timed(evaluator)
+    manager.callbacks[manager.callbacks.index(evaluator)] = timed
+    curve = TrainingCurve()
+    manager.callbacks.append(curve)
+    if wandb_run is not None:
+        manager.callbacks.append(LogToWandb(wandb_run))
 
     learn_start = time.perf_counter()
     manager.learn(model)  # catches KeyboardInterrupt itself: the signal handler below records it
     learn_time = time.perf_counter() - learn_start
+    model.logger.close()  # the tensorboard writer (a worker process trains many runs)
     if _interrupted.is_set():
         raise KeyboardInterrupt
-
-    evaluations = np.load(Path(manager.save_path) / "evaluations.npz")
-    timesteps = [int(t) for t in evaluations["timesteps"]]
-    results = evaluations["results"]  # (n_evals, n_eval_episodes)
-    means = [float(r) for r in results.mean(axis=1)]
-    stds = [float(r) for r in results.std(axis=1)]
-    if not timesteps:  # budget below one evaluation period: evaluate the final policy once
-        from stable_baselines3.common.evaluation import evaluate_policy
-
-        eval_env = next(c.eval_env for c in manager.callbacks if isinstance(c, EvalCallback))
-        returns, _ = evaluate_policy(model, eval_env, n_eval_episodes=spec.n_eval_episodes, return_episode_rewards=True)
-        timesteps, means, stds = [int(model.num_timesteps)], [float(np.mean(returns))], [float(np.std(returns))]
-    train_time = max(learn_time - eval_time, 1e-9)
+    manager.save_trained_model(model)
+    timesteps, means, stds = _evaluations(manager, model, spec, evaluator)
+    final_start = time.perf_counter()
+    final_eval = evaluate_final_model(spec, manager)
+    train_time = max(learn_time - timed.seconds, 1e-9)
     return {
         "status": "ok",
         "error": None,
@@ -202,9 +399,12 @@ def train_one(spec: RunSpec) -> dict[str, Any]:
         "eval_stds": stds,
         "final_return": means[-1],
         "steps_to_threshold": steps_to_threshold(timesteps, means, spec.threshold),
+        "final_eval": final_eval,
+        **curve.summary(spec.threshold),
         "wall_time_s": time.perf_counter() - start,
         "train_time_s": train_time,
-        "eval_time_s": eval_time,
+        "eval_time_s": timed.seconds,
+        "final_eval_time_s": time.perf_counter() - final_start,
         "fps": model.num_timesteps / train_time,
         "hyperparams": {k: str(v) for k, v in saved_hyperparams.items()},
     }
@@ -218,19 +418,24 @@ def _on_signal(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _handle_signals() -> None:
+    """SIGINT and SIGTERM interrupt the run (and mark it interrupted, since rl-zoo swallows KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+
 def run_in_this_process(spec: RunSpec) -> int:
     """
     Run ``spec`` and write its ``result.json`` (``ok``, or ``failed`` with the error); nothing if interrupted.
 
     :return: Exit code: 0 ok, 1 failed, 130 interrupted
     """
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    _handle_signals()
     base = {**spec.result_header(), "host": socket.gethostname()}
     run = None
     try:
         run = _start_wandb(spec)
-        result = {**base, **train_one(spec)}
+        result = {**base, **train_one(spec, run)}
     except KeyboardInterrupt:
         print("interrupted: no result written", flush=True)
         if run is not None:
@@ -243,6 +448,9 @@ def run_in_this_process(spec: RunSpec) -> int:
     if run is not None:
         summary = ("status", "error", "final_return", "steps_to_threshold", "wall_time_s", "fps", "timesteps_trained")
         run.summary.update({k: result.get(k) for k in summary})
+        for name in ("deterministic", "stochastic"):
+            if "final_eval" in result:
+                run.summary[f"final_eval/{name}"] = result["final_eval"][name]["mean"]
         result["wandb_run"] = run.id
     write_json_atomic(spec.result_path, result)  # the single mark of a finished run
     if run is not None:
@@ -250,8 +458,53 @@ def run_in_this_process(spec: RunSpec) -> int:
     return 0 if result["status"] == "ok" else 1
 
 
+@contextlib.contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """This process's stdout and stderr (file descriptors 1 and 2: C code and child processes too) go to ``path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def serve() -> int:
+    """
+    ``runner --worker``: train the runs whose ``spec.json`` paths arrive on stdin, one per line, one after another,
+    each with its output in its ``train.log``; answer each with its exit code on a line of stdout.
+
+    :return: 0 when stdin closes, 130 when interrupted
+    """
+    _handle_signals()
+    reply = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # stray output between runs goes to stderr, never into the replies
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    try:
+        for line in sys.stdin:
+            spec = RunSpec.from_json(Path(line.strip()).read_text())
+            with _output_to(spec.run_dir / "train.log"):
+                code = run_in_this_process(spec)
+            reply.write(f"{code}\n")
+            reply.flush()
+            if code == INTERRUPTED:
+                return INTERRUPTED
+            gc.collect()
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------------------
-# The parent side: one process per run, a local pool, progress
+# The parent side: worker processes, a local pool, progress
 # ---------------------------------------------------------------------------------------------------------
 class Progress:
     """Prints ``[done/total]`` lines with elapsed time and an ETA as runs finish (thread-safe)."""
@@ -289,17 +542,98 @@ def _hms(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-class Launcher:
-    """Starts runs as child processes and stops them all on interrupt."""
+class WorkerProcess:
+    """
+    A ``runner --worker`` child process: it trains the runs it is sent, one after another.
 
-    def __init__(self) -> None:
-        self.children: set[subprocess.Popen] = set()
+    :param stderr: Where its output between runs goes (each run's output goes to that run's ``train.log``)
+    """
+
+    def __init__(self, stderr: Path):
+        package_root = str(Path(__file__).resolve().parents[3])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        with open(stderr, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", RUNNER, "--worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=env,
+                text=True,
+                bufsize=1,
+            )
+
+    def run(self, spec: RunSpec) -> int | None:
+        """
+        Train ``spec`` (its ``spec.json`` must be written) and wait for it.
+
+        :return: The run's exit code, or None if the process died without answering
+        """
+        assert self.process.stdin is not None and self.process.stdout is not None
+        try:
+            self.process.stdin.write(f"{spec.run_dir / 'spec.json'}\n")
+            self.process.stdin.flush()
+            reply = self.process.stdout.readline()
+        except OSError:
+            return None
+        return int(reply) if reply.strip() else None
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def interrupt(self) -> None:
+        if self.alive:
+            self.process.send_signal(signal.SIGINT)
+
+    def close(self, timeout: float = 30) -> int:
+        """Close its stdin (an idle worker then exits), wait for it (kill it after ``timeout`` s); its exit code."""
+        with contextlib.suppress(OSError):
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+class Launcher:
+    """
+    Trains runs in worker processes (at most one per calling thread, reused from run to run) and stops them all on
+    interrupt.
+
+    :param out: The comparison's output folder (``workers.log`` there gets the workers' output between runs)
+    """
+
+    def __init__(self, out: Path):
+        self.log = Path(out) / "workers.log"
+        self.idle: list[WorkerProcess] = []
+        self.busy: set[WorkerProcess] = set()
         self.stopping = threading.Event()
         self.lock = threading.Lock()
 
+    def _take(self) -> WorkerProcess | None:
+        """An idle worker, or a new one; None when stopping."""
+        with self.lock:
+            if self.stopping.is_set():
+                return None
+            worker = self.idle.pop() if self.idle else WorkerProcess(self.log)
+            self.busy.add(worker)
+            return worker
+
+    def _give_back(self, worker: WorkerProcess, code: int | None) -> int | None:
+        """Keep a worker that answered for the next run; wait for one that did not. Its exit code if it ended."""
+        with self.lock:
+            self.busy.discard(worker)
+            if code is not None and code != INTERRUPTED and worker.alive and not self.stopping.is_set():
+                self.idle.append(worker)
+                return None
+        return worker.close()
+
     def run(self, spec: RunSpec) -> dict[str, Any] | None:
         """
-        Train ``spec`` in a child process (wiping leftovers of an earlier, unfinished attempt first).
+        Train ``spec`` in a worker process (wiping leftovers of an earlier, unfinished attempt first).
 
         :return: Its result, or None if it was interrupted
         """
@@ -312,56 +646,76 @@ class Launcher:
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True)
         (run_dir / "spec.json").write_text(spec.to_json())
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-        with open(run_dir / "train.log", "wb") as log:
-            with self.lock:
-                if self.stopping.is_set():
-                    return None
-                child = subprocess.Popen(
-                    [sys.executable, "-m", "sb3_reinforce.experiments.compare.runner", str(run_dir / "spec.json")],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=env,
-                )
-                self.children.add(child)
-            code = child.wait()
-            with self.lock:
-                self.children.discard(child)
+        worker = self._take()
+        if worker is None:
+            return None
+        code = worker.run(spec)
+        exit_code = self._give_back(worker, code)
         result = read_result(spec.result_path)
         if result is not None:
             return result
-        if code == INTERRUPTED:
-            # The child got the Ctrl-C before this process did (a terminal signals the whole process group):
+        if INTERRUPTED in (code, exit_code):
+            # The worker got the Ctrl-C before this process did (a terminal signals the whole process group):
             # stop here too, rather than going on with the next run
             self.stopping.set()
         if self.stopping.is_set():
             return None
         # The process died without writing a result (killed, out of memory, ...): record it as failed
-        tail = (run_dir / "train.log").read_text(errors="replace")[-2000:]
+        log = run_dir / "train.log"
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         result = {
             **spec.result_header(),
             "status": "failed",
-            "error": f"run process exited with code {code} without a result",
+            "error": f"run process exited with code {exit_code} without a result",
             "traceback": tail,
         }
         write_json_atomic(spec.result_path, result)
         return result
 
     def stop(self) -> None:
-        """Interrupt every running child (SIGINT: they write no result) and wait for them."""
+        """Interrupt every worker (SIGINT: a run in progress writes no result) and wait for them."""
         with self.lock:
             self.stopping.set()
-            children = list(self.children)
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in children:
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            workers = [*self.busy, *self.idle]
+            self.idle.clear()
+        for worker in workers:
+            worker.interrupt()
+        for worker in workers:
+            worker.close()
+
+    def close(self) -> None:
+        """Let the idle workers exit."""
+        with self.lock:
+            workers, self.idle = self.idle, []
+        for worker in workers:
+            worker.close()
+
+
+def run_tasks(launcher: Launcher, tasks: list[Callable[[], Any]], jobs: int, on_interrupt: str) -> None:
+    """
+    Run ``tasks`` on ``jobs`` threads that train through ``launcher``; on Ctrl-C (here, or in a worker first) stop
+    every worker and raise ``KeyboardInterrupt``.
+
+    :param launcher: Starts the runs
+    :param tasks: Functions to call, each on a thread of the pool
+    :param jobs: Threads
+    :param on_interrupt: What happens to the runs, said when interrupted
+    """
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    futures = [pool.submit(task) for task in tasks]
+    try:
+        for future in as_completed(futures):
+            future.result()
+            if launcher.stopping.is_set():
+                raise KeyboardInterrupt
+    except BaseException as e:
+        if isinstance(e, KeyboardInterrupt):
+            print(f"\nInterrupted: {on_interrupt}", flush=True)
+        launcher.stop()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    launcher.close()
+    pool.shutdown()
 
 
 def run_local(specs: list[RunSpec], jobs: int) -> int:
@@ -375,33 +729,24 @@ def run_local(specs: list[RunSpec], jobs: int) -> int:
     if not todo:
         return 0
     progress = Progress(len(todo))
-    launcher = Launcher()
-    pool = ThreadPoolExecutor(max_workers=jobs)
-    futures: dict[Future, RunSpec] = {pool.submit(launcher.run, spec): spec for spec in todo}
-    try:
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                result = future.result()
-                if result is not None:
-                    progress.update(futures[future], result)
-            if launcher.stopping.is_set():
-                raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        print("\nInterrupted: stopping the running runs (finished runs are kept, run the same command to resume)")
-        launcher.stop()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown()
+    launcher = Launcher(Path(specs[0].out))
+
+    def train(spec: RunSpec) -> None:
+        result = launcher.run(spec)
+        if result is not None:
+            progress.update(spec, result)
+
+    tasks: list[Callable[[], Any]] = [functools.partial(train, spec) for spec in todo]
+    run_tasks(launcher, tasks, jobs, "stopping the running runs (finished runs are kept, run the same command to resume)")
     return len(todo)
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Many machines: the grid as an Optuna study, each worker pulling the next cell
+# Many machines: the grid as an Optuna study, each worker pulling the next cell from its queue
 # ---------------------------------------------------------------------------------------------------------
 def open_storage(url: str) -> Any:
     """An Optuna storage: a ``*.log`` path is a JournalStorage file (as in rl-zoo), anything else an RDB URL."""
+    import optuna
 
     if url.endswith(".log"):
         from optuna.storages.journal import JournalFileBackend
@@ -410,24 +755,137 @@ def open_storage(url: str) -> Any:
     return url
 
 
-class AskTellGridSampler(optuna.samplers.GridSampler):
+Cell = tuple[str, str, int]
+CELL_KEYS = ("algo", "env", "seed")
+
+
+def cell_of(trial: Any) -> Cell | None:
+    """The grid cell of a trial (its ``cell`` user attribute, set when it was enqueued), or None."""
+    cell = trial.user_attrs.get("cell")
+    return None if cell is None else (cell[0], cell[1], int(cell[2]))
+
+
+class GridWorker:
     """
-    ``GridSampler`` for an ask/tell loop. Its ``after_trial`` only calls ``study.stop()`` once the grid is
-    exhausted, which raises outside ``study.optimize()``; the worker loop checks for work left itself.
+    One worker of the grid study, through Optuna's public ask-and-tell interface only.
+
+    Every (algo, env, seed) cell is a trial put into the study's queue with ``enqueue_trial`` (its cell also as the
+    ``cell`` user attribute); workers take trials with ``study.ask()``, which hands each waiting trial to one worker,
+    train the cell and ``tell()`` its final return (FAIL for a failed run). Two workers starting together may both
+    enqueue a cell (``skip_if_exists`` is not atomic), so a cell is trained only by its **owner**, the lowest-numbered
+    of its trials that are waiting or running: any other trial of it is told PRUNED (``duplicate_of``). A later trial
+    cannot become owner while an earlier one may still train, so no cell is trained twice; and a worker stops only
+    once no trial waits, so every cell's owner is taken.
+
+    :param specs: The grid (all with the same output folder)
+    :param storage_url: Optuna storage (``*.log`` journal file or database URL)
+    :param study_name: Study name (shared by all workers)
     """
 
-    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
-        pass
+    def __init__(self, specs: list[RunSpec], storage_url: str, study_name: str):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.specs = specs
+        self.by_cell: dict[Cell, RunSpec] = {(s.algo, s.env, s.seed): s for s in specs}
+        self.choices = {key: list(dict.fromkeys(getattr(s, key) for s in specs)) for key in CELL_KEYS}
+        self.study = optuna.create_study(
+            storage=open_storage(storage_url), study_name=study_name, direction="maximize", load_if_exists=True
+        )
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.lock = threading.Lock()
+        self.launcher = Launcher(Path(specs[0].out))
+        self.progress = Progress(len(specs))
+        self.trained = 0
+
+    def _enqueue(self, cell: Cell, skip_if_exists: bool) -> None:
+        self.study.enqueue_trial(dict(zip(CELL_KEYS, cell)), user_attrs={"cell": list(cell)}, skip_if_exists=skip_if_exists)
+
+    def enqueue_cells(self) -> None:
+        """Queue every cell not queued yet, and again every cell whose trial failed without leaving a result."""
+        from optuna.trial import TrialState
+
+        for cell in self.by_cell:
+            self._enqueue(cell, skip_if_exists=True)
+        trials = self.study.get_trials(deepcopy=False)
+        live = {cell_of(t) for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)}
+        failed = {cell_of(t) for t in trials if t.state == TrialState.FAIL}
+        for cell in self.by_cell:
+            if cell in failed - live and not is_finished(self.by_cell[cell]):
+                print(f"re-queueing {self.by_cell[cell].name} (an earlier worker left it without a result)")
+                self._enqueue(cell, skip_if_exists=False)
+
+    def next_trial(self) -> Any:
+        """The next queued trial, or None when no trial waits."""
+        from optuna.trial import TrialState
+
+        with self.lock:  # the check and ask() as one step within this worker
+            if not self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                return None
+            trial = self.study.ask()
+        if cell_of(trial) is None:  # another worker took the last waiting trial in between: ask() made a new one
+            trial.set_user_attr("note", "not a grid cell: the queue emptied while it was asked for")
+            self.study.tell(trial, state=TrialState.PRUNED)
+            return None
+        return trial
+
+    def duplicate_of(self, trial: Any, cell: Cell) -> int | None:
+        """The trial that owns ``cell`` or has completed it, when it is not ``trial``."""
+        from optuna.trial import TrialState
+
+        trials = [t for t in self.study.get_trials(deepcopy=False) if cell_of(t) == cell]
+        owner = min(t.number for t in trials if t.state in (TrialState.WAITING, TrialState.RUNNING))
+        if owner != trial.number:
+            return owner
+        return next((t.number for t in trials if t.state == TrialState.COMPLETE), None)
+
+    def run_trial(self, trial: Any) -> bool:
+        """
+        Train the trial's cell (unless another trial owns it or the output folder already holds its result) and tell.
+
+        :return: False when interrupted
+        """
+        from optuna.trial import TrialState
+
+        cell = cell_of(trial)
+        assert cell is not None
+        for key, value in zip(CELL_KEYS, cell):
+            assert trial.suggest_categorical(key, self.choices[key]) == value  # records the enqueued params
+        trial.set_user_attr("worker", self.name)
+        first = self.duplicate_of(trial, cell)
+        if first is not None:
+            trial.set_user_attr("duplicate_of", first)
+            self.study.tell(trial, state=TrialState.PRUNED)
+            return True
+        spec = self.by_cell[cell]
+        if is_finished(spec):
+            result, note = read_result(spec.result_path), " (already finished)"
+        else:
+            result, note = self.launcher.run(spec), ""
+            if result is not None:
+                self.trained += 1
+        if result is None:  # interrupted
+            self.study.tell(trial, state=TrialState.FAIL)
+            return False
+        self.progress.update(spec, result, note, done=sum(is_finished(s) for s in self.specs))
+        if result.get("status") == "ok":
+            self.study.tell(trial, float(result["final_return"]))
+        else:
+            trial.set_user_attr("error", str(result.get("error")))
+            self.study.tell(trial, state=TrialState.FAIL)
+        return True
+
+    def work(self) -> None:
+        """Take trials until none waits (or until interrupted)."""
+        while not self.launcher.stopping.is_set():
+            trial = self.next_trial()
+            if trial is None or not self.run_trial(trial):
+                return
 
 
 def run_grid_worker(specs: list[RunSpec], storage_url: str, study_name: str, jobs: int = 1) -> int:
     """
-    Work on the grid as an Optuna study with ``GridSampler`` over (algo, env, seed), until no cell is left.
-
-    Trial ``k < n_cells`` of the study is grid cell ``k`` (GridSampler's rule), so concurrent workers get
-    distinct cells. A cell already finished in the output folder is told complete without training. Cells
-    whose trial failed without leaving a result (an interrupted worker) are put back into the study's queue
-    (``enqueue_trial``) when a worker starts.
+    Work on the grid as an Optuna study (see :class:`GridWorker`) until no cell is left.
 
     :param specs: The grid (all with the same output folder)
     :param storage_url: Optuna storage (``*.log`` journal file or database URL)
@@ -435,109 +893,29 @@ def run_grid_worker(specs: list[RunSpec], storage_url: str, study_name: str, job
     :param jobs: Cells trained at the same time by this worker
     :return: Number of cells this worker trained
     """
-    from optuna.trial import TrialState
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    algos = list(dict.fromkeys(s.algo for s in specs))
-    envs = list(dict.fromkeys(s.env for s in specs))
-    seeds = list(dict.fromkeys(s.seed for s in specs))
-    by_cell = {(s.algo, s.env, s.seed): s for s in specs}
-    space = {"algo": algos, "env": envs, "seed": seeds}
-    sampler = AskTellGridSampler(space, seed=0)  # type: ignore[arg-type]
-    study = optuna.create_study(
-        storage=open_storage(storage_url), study_name=study_name, sampler=sampler, direction="maximize", load_if_exists=True
-    )
-    n_cells = len(by_cell)
-    # The cell of each grid_id, in GridSampler's own order (it shuffles its grid with its seed; params by name:
-    # algo, env, seed). Trials are mapped back through it before their params are suggested.
-    grid: list[Any] = [tuple(cell) for cell in sampler._all_grids]
-    lock = threading.Lock()
-
-    def cell_of(trial: optuna.trial.FrozenTrial) -> tuple | None:
-        fixed = trial.system_attrs.get("fixed_params")
-        if fixed:  # an enqueued trial
-            return fixed["algo"], fixed["env"], fixed["seed"]
-        grid_id = trial.system_attrs.get("grid_id")
-        return None if grid_id is None else grid[grid_id]
-
-    # Put back cells left without a result by an interrupted worker
-    trials = study.get_trials(deepcopy=False)
-    live = {cell_of(t) for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)}
-    tried = {cell_of(t) for t in trials if t.state.is_finished()}
-    for cell in grid:
-        if cell in tried - live and not is_finished(by_cell[cell]):
-            print(f"re-queueing {by_cell[cell].name} (an earlier worker left it without a result)")
-            study.enqueue_trial(dict(zip(("algo", "env", "seed"), cell)))
-
-    def has_work() -> bool:
-        trials = study.get_trials(deepcopy=False)
-        if any(t.state == TrialState.WAITING for t in trials):
-            return True
-        taken = {cell_of(t) for t in trials}
-        return len(taken & set(grid)) < n_cells
-
-    progress = Progress(n_cells)
-    launcher = Launcher()
-    trained = 0
-
-    def work() -> None:
-        nonlocal trained
-        while not launcher.stopping.is_set():
-            with lock:  # the has_work() check and ask() as one step within this worker
-                if not has_work():
-                    return
-                trial = study.ask()
-            cell = (
-                trial.suggest_categorical("algo", algos),
-                trial.suggest_categorical("env", envs),
-                trial.suggest_categorical("seed", seeds),
-            )
-            spec = by_cell[cell]
-            trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-            first = [t.number for t in running if t.number < trial.number and cell_of(t) == cell]
-            if first:  # another worker took the same cell first (GridSampler re-hands running cells at the end)
-                trial.set_user_attr("duplicate_of", first[0])
-                study.tell(trial, state=TrialState.PRUNED)
-                continue
-            if is_finished(spec):
-                result, note = read_result(spec.result_path), " (already finished)"
-            else:
-                result, note = launcher.run(spec), ""
-                if result is not None:
-                    trained += 1
-            if result is None:  # interrupted
-                study.tell(trial, state=TrialState.FAIL)
-                return
-            n_done = sum(is_finished(s) for s in specs)
-            progress.update(spec, result, note, done=n_done)
-            if result.get("status") == "ok":
-                study.tell(trial, float(result["final_return"]))
-            else:
-                trial.set_user_attr("error", str(result.get("error")))
-                study.tell(trial, state=TrialState.FAIL)
-
-    print(f"Grid worker {socket.gethostname()}:{os.getpid()} on study {study_name!r} ({n_cells} cells, {jobs} at a time)")
-    pool = ThreadPoolExecutor(max_workers=jobs)
-    futures = [pool.submit(work) for _ in range(jobs)]
-    try:
-        for future in futures:
-            future.result()
-        if launcher.stopping.is_set():
-            raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        print("\nInterrupted: stopping this worker's runs (their cells go back to the queue on the next start)")
-        launcher.stop()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown()
-    return trained
+    worker = GridWorker(specs, storage_url, study_name)
+    worker.enqueue_cells()
+    print(f"Grid worker {worker.name} on study {study_name!r} ({len(specs)} cells, {jobs} at a time)")
+    tasks: list[Callable[[], Any]] = [worker.work] * jobs
+    run_tasks(worker.launcher, tasks, jobs, "stopping this worker's runs (their cells go back to the queue on the next start)")
+    return worker.trained
 
 
-def main() -> None:
-    """``python -m sb3_reinforce.experiments.compare.runner SPEC_JSON``: one run (used by the parent process)."""
-    spec = RunSpec.from_json(Path(sys.argv[1]).read_text())
-    raise SystemExit(run_in_this_process(spec))
+def main(argv: list[str] | None = None) -> None:
+    """
+    ``python -m sb3_reinforce.experiments.compare.runner SPEC_JSON``: one run in this process;
+    ``... runner --worker``: train the runs whose ``spec.json`` paths arrive on stdin (used by the parent process).
+
+    :param argv: Command line arguments (without the program name); default ``sys.argv[1:]``
+    """
+    parser = argparse.ArgumentParser(prog=f"python -m {RUNNER}", description="Train runs of a comparison.")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("spec", nargs="?", type=Path, help="spec.json of one run to train in this process")
+    group.add_argument("--worker", action="store_true", help="train the runs whose spec.json paths arrive on stdin")
+    args = parser.parse_args(argv)
+    if args.worker:
+        raise SystemExit(serve())
+    raise SystemExit(run_in_this_process(RunSpec.from_json(args.spec.read_text())))
 
 
 if __name__ == "__main__":
