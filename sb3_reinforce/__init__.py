@@ -2,7 +2,8 @@
 
 from sb3_reinforce.reinforce import REINFORCE
 from sb3_reinforce.reinforce_mask import MaskableREINFORCE
+from sb3_reinforce.reinforce_recurrent import RecurrentREINFORCE
 
 __version__ = "0.2.0"
 
-__all__ = ["REINFORCE", "MaskableREINFORCE", "__version__"]
+__all__ = ["REINFORCE", "MaskableREINFORCE", "RecurrentREINFORCE", "__version__"]

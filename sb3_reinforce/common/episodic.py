@@ -273,10 +273,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             action_masks = self._action_masks(env)
             with th.inference_mode():
                 obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
-                if action_masks is None:
-                    actions = self.policy.sample_actions(obs_tensor).cpu().numpy()
-                else:
-                    actions = self.policy.sample_actions(obs_tensor, action_masks=action_masks).cpu().numpy()  # type: ignore[call-arg]
+                actions = self._sample_actions(obs_tensor, action_masks).cpu().numpy()
             # The env gets actions clipped to its bounds; the buffer keeps the sampled ones for the score function
             clipped_actions = actions
             if isinstance(self.action_space, spaces.Box):
@@ -302,6 +299,12 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         callback.update_locals(locals())
         callback.on_rollout_end()
         return True
+
+    def _sample_actions(self, obs: Any, action_masks: np.ndarray | None) -> th.Tensor:
+        """a_t ~ pi_theta(. | s_t) for every env, the rollout's step (under ``action_masks`` when given)."""
+        if action_masks is None:
+            return self.policy.sample_actions(obs)
+        return self.policy.sample_actions(obs, action_masks=action_masks)  # type: ignore[call-arg]
 
     def _action_masks(self, env: VecEnv) -> np.ndarray | None:
         """The valid actions of every env at this step, given to the policy and recorded; None: no masking."""

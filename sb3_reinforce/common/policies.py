@@ -143,9 +143,9 @@ class ReinforcePolicy(BasePolicy):
         """The action distribution for ``action_space`` (SB3's; the maskable policy uses sb3-contrib's)."""
         return make_proba_distribution(action_space)
 
-    def _mlp(self, arch: list[int]) -> tuple[nn.Module, int]:
-        layers = create_mlp(self.features_dim, -1, arch, self.activation_fn)
-        return nn.Sequential(*layers), (arch[-1] if arch else self.features_dim)
+    def _mlp(self, arch: list[int], input_dim: int) -> tuple[nn.Module, int]:
+        layers = create_mlp(input_dim, -1, arch, self.activation_fn)
+        return nn.Sequential(*layers), (arch[-1] if arch else input_dim)
 
     def _build(self, lr_schedule: Schedule) -> None:
         """
@@ -153,30 +153,36 @@ class ReinforcePolicy(BasePolicy):
 
         :param lr_schedule: Learning rate schedule; lr_schedule(1) is the initial learning rate
         """
-        self.actor_net, latent_dim_pi = self._mlp(self.pi_arch)
-        if isinstance(self.action_dist, DiagGaussianDistribution):
-            self.action_net, self.log_std = self.action_dist.proba_distribution_net(
-                latent_dim=latent_dim_pi, log_std_init=self.log_std_init
-            )
-        else:  # categorical, multi-categorical or Bernoulli logits (SB3's or sb3-contrib's maskable ones)
-            self.action_net = self.action_dist.proba_distribution_net(latent_dim=latent_dim_pi)
-
-        module_gains: dict[nn.Module, float] = {
-            self.features_extractor: np.sqrt(2),
-            self.actor_net: np.sqrt(2),
-            self.action_net: 0.01,
-        }
+        self.actor_net, latent_dim_pi = self._mlp(self.pi_arch, self.features_dim)
+        module_gains = {self.features_extractor: np.sqrt(2), self.actor_net: np.sqrt(2)}
+        module_gains.update(self._build_action_head(latent_dim_pi))
         if self.use_value_net:
             self.vf_features_extractor = (
                 self.features_extractor if self.share_features_extractor else self.make_features_extractor()
             )
-            self.critic_net, latent_dim_vf = self._mlp(self.vf_arch)
-            self.value_net = nn.Linear(latent_dim_vf, 1)
-            module_gains.update({self.vf_features_extractor: np.sqrt(2), self.critic_net: np.sqrt(2), self.value_net: 1.0})
+            module_gains.update({self.vf_features_extractor: np.sqrt(2), **self._build_value_head(self.features_dim)})
+        self._init_weights_and_optimizer(module_gains, lr_schedule)
+
+    def _build_action_head(self, latent_dim: int) -> dict[nn.Module, float]:
+        """The action distribution's parameters on a latent of ``latent_dim``; returns its init gain (0.01, as SB3)."""
+        if isinstance(self.action_dist, DiagGaussianDistribution):
+            self.action_net, self.log_std = self.action_dist.proba_distribution_net(
+                latent_dim=latent_dim, log_std_init=self.log_std_init
+            )
+        else:  # categorical, multi-categorical or Bernoulli logits (SB3's or sb3-contrib's maskable ones)
+            self.action_net = self.action_dist.proba_distribution_net(latent_dim=latent_dim)
+        return {self.action_net: 0.01}
+
+    def _build_value_head(self, input_dim: int) -> dict[nn.Module, float]:
+        """The value MLP and output V(s) on an input of ``input_dim``; returns their init gains (as SB3)."""
+        self.critic_net, latent_dim_vf = self._mlp(self.vf_arch, input_dim)
+        self.value_net = nn.Linear(latent_dim_vf, 1)
+        return {self.critic_net: np.sqrt(2), self.value_net: 1.0}
+
+    def _init_weights_and_optimizer(self, module_gains: dict[nn.Module, float], lr_schedule: Schedule) -> None:
         if self.ortho_init:
             for module, gain in module_gains.items():
                 module.apply(partial(self.init_weights, gain=gain))
-
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)  # type: ignore[call-arg]
 
     def _get_action_dist_from_latent(self, latent_pi: th.Tensor) -> Distribution:
@@ -205,10 +211,12 @@ class ReinforcePolicy(BasePolicy):
         :param obs: Observations
         :return: actions, shape ``(batch, *action_shape)``
         """
+        return self._sample_from_latent(self.actor_net(self.extract_features(obs, self.features_extractor)))
+
+    def _sample_from_latent(self, latent_pi: th.Tensor) -> th.Tensor:
         if isinstance(self.action_dist, CategoricalDistribution):
-            logits = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
-            return th.multinomial(th.softmax(logits, dim=-1), 1).squeeze(-1)
-        return self.get_distribution(obs).get_actions()
+            return th.multinomial(th.softmax(self.action_net(latent_pi), dim=-1), 1).squeeze(-1)
+        return self._get_action_dist_from_latent(latent_pi).get_actions()
 
     def predict_values(self, obs: PyTorchObs) -> th.Tensor:
         """

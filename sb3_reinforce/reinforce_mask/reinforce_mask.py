@@ -32,9 +32,8 @@ class MaskableREINFORCE(EpisodicPolicyGradient):
     ``learn(..., use_masking=True)``, ``predict(..., action_masks=None)``, sb3-contrib's ``evaluate_policy`` and
     ``MaskableEvalCallback``. With ``use_masking=False`` it is exactly :class:`sb3_reinforce.REINFORCE`.
 
-    Masking for REINFORCE/policy gradients: Huang & Ontañón (2020), "A Closer Look at Invalid Action Masking in
-    Policy Gradient Algorithms", https://arxiv.org/abs/2006.14171. REINFORCE: Williams (1992),
-    https://doi.org/10.1007/BF00992696
+    Paper (masking in policy gradients): "A Closer Look at Invalid Action Masking in Policy Gradient Algorithms",
+    https://arxiv.org/abs/2006.14171. REINFORCE: https://doi.org/10.1007/BF00992696
 
     :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy), maskable
     :param env: The environment to learn from (if registered in Gym, can be str); Discrete, MultiDiscrete or

@@ -1,0 +1,324 @@
+"""
+LSTM policies for REINFORCE whose gradient flows through each whole episode.
+
+The policy's memory after s_0..s_t of an episode is h_t = LSTM(features(s_t), h_{t-1}), started from the zero state
+at the episode's first step, and pi_theta(a_t | h_t) is read from h_t. In the rollout the LSTM is stepped once per
+env step; in ``train()`` every recorded episode is run again from the zero state in one batched LSTM call (packed
+sequences), so log pi_theta(a_t | h_t) and its gradient are exact: back-propagation through time over the whole
+episode, with no truncation. The keyword arguments follow sb3-contrib's ``RecurrentActorCriticPolicy``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.distributions import Distribution
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, CombinedExtractor, FlattenExtractor, NatureCNN
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from torch import nn
+
+from sb3_reinforce.common.checks import ArgumentError
+from sb3_reinforce.common.policies import ReinforcePolicy
+from sb3_reinforce.common.returns import step_in_episode
+
+LSTMStates = tuple[th.Tensor, th.Tensor]
+
+
+def run_episodes(features: th.Tensor, lengths: np.ndarray, lstm: nn.LSTM) -> th.Tensor:
+    """
+    The LSTM's output at every step of whole episodes, each started from the zero state: one batched call on the
+    packed sequences, no loop over time steps in Python.
+
+    :param features: Inputs of every step, episodes back to back, shape ``(N, input_dim)``
+    :param lengths: Length of each episode, shape ``(m,)``, summing to N
+    :param lstm: The LSTM (``batch_first=False``)
+    :return: h_t of the last layer at every step, in the same order, shape ``(N, hidden_size)``
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    sequences = th.split(features, lengths.tolist())
+    packed = nn.utils.rnn.pack_sequence(list(sequences), enforce_sorted=False)
+    output, _ = lstm(packed)
+    padded, _ = nn.utils.rnn.pad_packed_sequence(output)  # (T_max, m, hidden), episodes in the given order
+    time_index = th.as_tensor(step_in_episode(lengths), device=features.device)
+    episode_index = th.as_tensor(np.repeat(np.arange(len(lengths)), lengths), device=features.device)
+    return padded[time_index, episode_index]
+
+
+def step_lstm(
+    features: th.Tensor, states: LSTMStates, episode_starts: th.Tensor, lstm: nn.LSTM
+) -> tuple[th.Tensor, LSTMStates]:
+    """
+    One step of the LSTM for a batch of envs; an env whose episode starts here starts from the zero state.
+    The cell equations are applied to the LSTM's own weights, layer by layer,
+
+        i, f, g, o = split(W_ih x + b_ih + W_hh h + b_hh),  c' = sigmoid(f) c + sigmoid(i) tanh(g),
+        h' = sigmoid(o) tanh(c')
+
+    which is what ``nn.LSTM`` computes (without dropout: the rollout runs in eval mode), at a fraction of the cost
+    of calling ``nn.LSTM`` on a sequence of length 1.
+
+    :param features: Inputs, shape ``(n_envs, input_dim)``
+    :param states: (h, c), each of shape ``(n_layers, n_envs, hidden_size)``
+    :param episode_starts: 1.0 where a new episode starts, shape ``(n_envs,)``
+    :param lstm: The LSTM
+    :return: the last layer's output, shape ``(n_envs, hidden_size)``, and the new states
+    """
+    keep = (1.0 - episode_starts.to(features.dtype)).view(-1, 1)
+    x, new_h, new_c = features, [], []
+    for layer in range(lstm.num_layers):
+        h, c = states[0][layer] * keep, states[1][layer] * keep
+        gates = nn.functional.linear(x, getattr(lstm, f"weight_ih_l{layer}"), getattr(lstm, f"bias_ih_l{layer}", None))
+        gates = gates + nn.functional.linear(h, getattr(lstm, f"weight_hh_l{layer}"), getattr(lstm, f"bias_hh_l{layer}", None))
+        i, f, g, o = gates.chunk(4, dim=1)
+        c = th.sigmoid(f) * c + th.sigmoid(i) * th.tanh(g)
+        x = th.sigmoid(o) * th.tanh(c)
+        new_h.append(x)
+        new_c.append(c)
+    return x, (th.stack(new_h), th.stack(new_c))
+
+
+class RecurrentReinforcePolicy(ReinforcePolicy):
+    """
+    Stochastic policy pi_theta(a | h_t) with an LSTM memory h_t over the episode so far: features extractor, LSTM,
+    MLP, action distribution head. A value head V(h_t) only with ``use_value_net`` (``baseline="value"``).
+
+    Parameters as in :class:`sb3_reinforce.common.policies.ReinforcePolicy` (``net_arch`` is the MLP after the
+    LSTM), plus sb3-contrib's:
+
+    :param lstm_hidden_size: Number of hidden units of each LSTM layer
+    :param n_lstm_layers: Number of LSTM layers
+    :param shared_lstm: Whether the value head reads the actor's LSTM (its gradient then does not flow into it, as
+        in sb3-contrib); only with a value head
+    :param enable_critic_lstm: Whether the value head has an LSTM of its own (otherwise a linear layer on the
+        features, as in sb3-contrib); only with a value head
+    :param lstm_kwargs: Additional keyword arguments for ``nn.LSTM`` (e.g. ``dropout``)
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        net_arch: list[int] | dict[str, list[int]] | None = None,
+        activation_fn: type[nn.Module] = nn.Tanh,
+        ortho_init: bool = True,
+        log_std_init: float = 0.0,
+        features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
+        features_extractor_kwargs: dict[str, Any] | None = None,
+        share_features_extractor: bool = True,
+        normalize_images: bool = True,
+        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        use_value_net: bool = False,
+        lstm_hidden_size: int = 256,
+        n_lstm_layers: int = 1,
+        shared_lstm: bool = False,
+        enable_critic_lstm: bool = True,
+        lstm_kwargs: dict[str, Any] | None = None,
+    ):
+        # The same checks and messages as sb3-contrib's RecurrentActorCriticPolicy
+        assert not (shared_lstm and enable_critic_lstm), (
+            "You must choose between shared LSTM, seperate or no LSTM for the critic."
+        )
+        assert not (shared_lstm and not share_features_extractor), (
+            "If the features extractor is not shared, the LSTM cannot be shared."
+        )
+        self.lstm_hidden_size = lstm_hidden_size
+        self.n_lstm_layers = n_lstm_layers
+        self.shared_lstm = shared_lstm
+        self.enable_critic_lstm = enable_critic_lstm
+        self.lstm_kwargs = lstm_kwargs or {}
+        unsupported = set(self.lstm_kwargs) - {"dropout", "bias"}
+        if unsupported:
+            raise ArgumentError(
+                "policy_kwargs",
+                f"lstm_kwargs may set 'dropout' and 'bias' (a causal, unprojected LSTM), got {sorted(unsupported)}",
+            )
+        super().__init__(
+            observation_space,
+            action_space,
+            lr_schedule,
+            net_arch,
+            activation_fn,
+            ortho_init,
+            log_std_init,
+            features_extractor_class,
+            features_extractor_kwargs,
+            share_features_extractor,
+            normalize_images,
+            optimizer_class,
+            optimizer_kwargs,
+            use_value_net,
+        )
+        # (n_lstm_layers, n_envs, lstm_hidden_size) for n_envs = 1, as sb3-contrib's policies expose it
+        self.lstm_hidden_state_shape = (n_lstm_layers, 1, lstm_hidden_size)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(
+            lstm_hidden_size=self.lstm_hidden_size,
+            n_lstm_layers=self.n_lstm_layers,
+            shared_lstm=self.shared_lstm,
+            enable_critic_lstm=self.enable_critic_lstm,
+            lstm_kwargs=self.lstm_kwargs,
+        )
+        return data
+
+    def _make_lstm(self) -> nn.LSTM:
+        return nn.LSTM(self.features_dim, self.lstm_hidden_size, num_layers=self.n_lstm_layers, **self.lstm_kwargs)
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        self.lstm_actor = self._make_lstm()
+        self.actor_net, latent_dim_pi = self._mlp(self.pi_arch, self.lstm_hidden_size)
+        module_gains = {self.features_extractor: np.sqrt(2), self.actor_net: np.sqrt(2)}
+        module_gains.update(self._build_action_head(latent_dim_pi))
+        if self.use_value_net:
+            self.vf_features_extractor = (
+                self.features_extractor if self.share_features_extractor else self.make_features_extractor()
+            )
+            if self.enable_critic_lstm:
+                self.lstm_critic = self._make_lstm()
+            elif not self.shared_lstm:
+                self.critic = nn.Linear(self.features_dim, self.lstm_hidden_size)
+            module_gains.update({self.vf_features_extractor: np.sqrt(2), **self._build_value_head(self.lstm_hidden_size)})
+        self._init_weights_and_optimizer(module_gains, lr_schedule)
+
+    def initial_state(self, n_envs: int) -> LSTMStates:
+        """The zero state (h, c) of the actor's LSTM for ``n_envs`` envs."""
+        shape = (self.n_lstm_layers, n_envs, self.lstm_hidden_size)
+        return th.zeros(shape, device=self.device), th.zeros(shape, device=self.device)
+
+    def get_distribution(  # type: ignore[override]
+        self, obs: PyTorchObs, lstm_states: LSTMStates, episode_starts: th.Tensor
+    ) -> tuple[Distribution, LSTMStates]:
+        """
+        pi_theta(. | h_t) for one step of a batch of envs, as sb3-contrib's recurrent policies give it.
+
+        :param obs: Observations, one per env
+        :param lstm_states: The actor LSTM's states (h, c) before this step
+        :param episode_starts: 1.0 where an episode starts at this step (its state is reset to zero)
+        :return: the action distribution and the new states
+        """
+        features = self.extract_features(obs, self.features_extractor)
+        latent, states = step_lstm(features, lstm_states, episode_starts, self.lstm_actor)
+        return self._get_action_dist_from_latent(self.actor_net(latent)), states
+
+    def sample_actions(  # type: ignore[override]
+        self, obs: PyTorchObs, lstm_states: LSTMStates, episode_starts: th.Tensor
+    ) -> tuple[th.Tensor, LSTMStates]:
+        """
+        Sample a_t ~ pi_theta(. | h_t) for one step of a batch of envs (the rollout's step).
+
+        :param obs: Observations, one per env
+        :param lstm_states: The actor LSTM's states (h, c) before this step
+        :param episode_starts: 1.0 where an episode starts at this step
+        :return: the actions and the new states
+        """
+        features = self.extract_features(obs, self.features_extractor)
+        latent, states = step_lstm(features, lstm_states, episode_starts, self.lstm_actor)
+        return self._sample_from_latent(self.actor_net(latent)), states
+
+    def _actor_latent(self, obs: PyTorchObs, lengths: np.ndarray) -> th.Tensor:
+        return run_episodes(self.extract_features(obs, self.features_extractor), lengths, self.lstm_actor)
+
+    def predict_values(self, obs: PyTorchObs, lengths: np.ndarray | None = None) -> th.Tensor:
+        """
+        V(h_t) at every step of whole episodes, each started from the zero state.
+
+        :param obs: Observations of whole episodes, back to back
+        :param lengths: Length of each episode
+        """
+        if not self.use_value_net:
+            raise RuntimeError("This policy has no value head: it is built only with baseline='value'.")
+        if lengths is None:
+            raise ValueError("A recurrent policy's values need the episodes' lengths")
+        features = self.extract_features(obs, self.vf_features_extractor)
+        if self.shared_lstm:
+            latent = self._actor_latent(obs, lengths).detach()
+        elif self.enable_critic_lstm:
+            latent = run_episodes(features, lengths, self.lstm_critic)
+        else:
+            latent = self.critic(features)
+        return self.value_net(self.critic_net(latent))
+
+    def evaluate_actions(  # type: ignore[override]
+        self, obs: PyTorchObs, actions: th.Tensor, lengths: np.ndarray
+    ) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
+        """
+        log pi_theta(a_t | h_t), its entropy and V(h_t) at every step of whole episodes, each run from the zero
+        state: the exact log-probabilities of the policy that generated them, differentiable through the whole
+        episode.
+
+        :param obs: Observations of whole episodes, back to back
+        :param actions: The actions taken
+        :param lengths: Length of each episode
+        :return: V(h_t) (None without a value head), log pi(a_t | h_t), entropy of pi(. | h_t)
+        """
+        distribution = self._get_action_dist_from_latent(self.actor_net(self._actor_latent(obs, lengths)))
+        values = self.predict_values(obs, lengths) if self.use_value_net else None
+        return values, distribution.log_prob(actions), distribution.entropy()
+
+    def forward(  # type: ignore[override]
+        self, obs: th.Tensor, lstm_states: LSTMStates, episode_starts: th.Tensor, deterministic: bool = False
+    ) -> tuple[th.Tensor, LSTMStates]:
+        return self._predict(obs, lstm_states, episode_starts, deterministic)
+
+    def _predict(  # type: ignore[override]
+        self, observation: PyTorchObs, lstm_states: LSTMStates, episode_starts: th.Tensor, deterministic: bool = False
+    ) -> tuple[th.Tensor, LSTMStates]:
+        distribution, states = self.get_distribution(observation, lstm_states, episode_starts)
+        return distribution.get_actions(deterministic=deterministic), states
+
+    def predict(
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """
+        The action for an observation and the memory so far, as sb3-contrib's recurrent policies give it (SB3's
+        ``evaluate_policy``, ``EvalCallback`` and rl-zoo's ``enjoy`` call it this way).
+
+        :param observation: The input observation(s)
+        :param state: The LSTM states (h, c) returned by the previous call; None at the start (zero state)
+        :param episode_start: Where an episode starts (its state is reset); None: no episode starts
+        :param deterministic: Whether to return the most likely action instead of a sample
+        :return: the action(s) and the new LSTM states
+        """
+        self.set_training_mode(False)
+        obs_tensor, vectorized_env = self.obs_to_tensor(observation)
+        n_envs = (next(iter(obs_tensor.values())) if isinstance(obs_tensor, dict) else obs_tensor).shape[0]
+        if state is None:
+            states = self.initial_state(n_envs)
+        else:
+            states = (th.as_tensor(state[0], device=self.device), th.as_tensor(state[1], device=self.device))
+        starts = np.zeros(n_envs) if episode_start is None else np.asarray(episode_start)
+        with th.no_grad():
+            starts_t = th.as_tensor(starts, dtype=th.float32, device=self.device)
+            actions, new_states = self._predict(obs_tensor, states, starts_t, deterministic=deterministic)
+        actions_np = actions.cpu().numpy().reshape((-1, *self.action_space.shape))  # type: ignore[misc]
+        if isinstance(self.action_space, spaces.Box):
+            actions_np = np.clip(actions_np, self.action_space.low, self.action_space.high)
+        if not vectorized_env:
+            actions_np = actions_np.squeeze(axis=0)
+        return actions_np, (new_states[0].cpu().numpy(), new_states[1].cpu().numpy())
+
+
+class RecurrentReinforceCnnPolicy(RecurrentReinforcePolicy):
+    """RecurrentReinforcePolicy with a ``NatureCNN`` features extractor, for image observations."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("features_extractor_class", NatureCNN)
+        super().__init__(*args, **kwargs)
+
+
+class RecurrentMultiInputReinforcePolicy(RecurrentReinforcePolicy):
+    """RecurrentReinforcePolicy with a ``CombinedExtractor``, for ``Dict`` observations."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("features_extractor_class", CombinedExtractor)
+        super().__init__(*args, **kwargs)

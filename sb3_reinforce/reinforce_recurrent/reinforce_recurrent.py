@@ -1,0 +1,176 @@
+"""RecurrentREINFORCE: REINFORCE with LSTM policies and the exact gradient through each whole episode."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch as th
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+
+from sb3_reinforce.common.buffers import EpisodeBatch
+from sb3_reinforce.common.checks import ArgumentError, is_integer
+from sb3_reinforce.common.episodic import TRAIN_CHUNK_STEPS, Chunk, EpisodicPolicyGradient, episode_chunks
+from sb3_reinforce.common.policies import ReinforcePolicy
+from sb3_reinforce.common.recurrent_policies import LSTMStates, RecurrentReinforcePolicy
+from sb3_reinforce.reinforce_recurrent.policies import CnnLstmPolicy, MlpLstmPolicy, MultiInputLstmPolicy
+
+SelfRecurrentREINFORCE = TypeVar("SelfRecurrentREINFORCE", bound="RecurrentREINFORCE")
+
+
+class RecurrentREINFORCE(EpisodicPolicyGradient):
+    """
+    REINFORCE with an LSTM policy, for partially observed envs: the estimator of :class:`sb3_reinforce.REINFORCE`
+    for a policy that reads its memory h_t of the episode so far,
+
+        grad eta(theta) ~= (1/m) sum_i sum_t w_t^i grad log pi_theta(a_t^i | h_t^i),   h_t = LSTM(s_t, h_{t-1}), h_{-1} = 0
+
+    Each episode starts from the zero state, and ``train()`` runs every recorded episode again from it in one
+    batched LSTM call, so the gradient flows through the recurrence over the whole episode: back-propagation
+    through time without truncation (sb3-contrib's ``RecurrentPPO`` cuts it at rollout-chunk boundaries). The
+    score-function estimate is then exact for the history-dependent policy. Episodes are processed in chunks of
+    whole episodes of at most ``train_chunk_steps`` steps, which bounds ``train()``'s memory; an episode longer
+    than that is an error, not a silent truncation.
+
+    The API follows sb3-contrib's ``RecurrentPPO``: policies ``"MlpLstmPolicy"``, ``"CnnLstmPolicy"``,
+    ``"MultiInputLstmPolicy"`` with its ``policy_kwargs`` (``lstm_hidden_size``, ``n_lstm_layers``, ``lstm_kwargs``,
+    ``shared_lstm``, ``enable_critic_lstm``, ``net_arch``, ...), and
+    ``predict(obs, state, episode_start, deterministic)``. There is no critic unless ``baseline="value"``.
+
+    Paper (REINFORCE): https://doi.org/10.1007/BF00992696; recurrent policy gradients with back-propagation
+    through time: "Recurrent policy gradients", https://doi.org/10.1093/jigpal/jzp049
+
+    :param policy: The policy model to use (MlpLstmPolicy, CnnLstmPolicy, MultiInputLstmPolicy)
+    :param env: The environment to learn from (if registered in Gym, can be str)
+    :param learning_rate: The learning rate, it can be a function of the current progress remaining (from 1 to 0)
+    :param n_episodes: Number of complete episodes (m) per gradient step, counted across all envs
+    :param gamma: Discount factor in [0, 1]; 1 (undiscounted) by default
+    :param reward_to_go: Weight each step by the return from that step on instead of the whole episode's return
+    :param baseline: Baseline subtracted from the weights: None (default), ``"mean"``, ``"loo"`` or ``"value"``
+        (a recurrent value head V(h_t); see :func:`sb3_reinforce.common.returns.step_weights`)
+    :param normalize_advantage: Standardize the weights within the batch
+    :param ent_coef: Entropy coefficient
+    :param vf_coef: Value loss coefficient (``baseline="value"`` only)
+    :param max_grad_norm: Clip the gradient to this global norm; None (default) for no clipping
+    :param max_rollout_steps: Most env steps (all envs together) one rollout may take before training stops
+        with an error. None: as many as fit in 1 GiB of rollout storage, at most 1,000,000.
+    :param train_chunk_steps: Most steps of whole episodes in one forward/backward pass of ``train()``; the
+        longest episode must fit (memory grows with it)
+    :param stats_window_size: Window size for the rollout logging, specifying the number of episodes to average
+        the reported success rate, mean episode length, and mean reward over
+    :param tensorboard_log: the log location for tensorboard (if None, no logging)
+    :param policy_kwargs: additional arguments to be passed to the policy on creation
+        (see :class:`sb3_reinforce.common.recurrent_policies.RecurrentReinforcePolicy`)
+    :param verbose: Verbosity level: 0 for no output, 1 for info messages (such as device or wrappers used), 2 for
+        debug messages
+    :param seed: Seed for the pseudo random generators
+    :param device: Device (cpu, cuda, ...) on which the code should be run.
+        Setting it to auto, the code will be run on the GPU if possible.
+    :param _init_setup_model: Whether or not to build the network at the creation of the instance
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
+        "MlpLstmPolicy": MlpLstmPolicy,
+        "CnnLstmPolicy": CnnLstmPolicy,
+        "MultiInputLstmPolicy": MultiInputLstmPolicy,
+    }
+    policy_base: ClassVar[type[ReinforcePolicy]] = RecurrentReinforcePolicy
+    policy: RecurrentReinforcePolicy
+
+    def __init__(
+        self,
+        policy: str | type[RecurrentReinforcePolicy],
+        env: GymEnv | str,
+        learning_rate: float | Schedule = 3e-3,
+        n_episodes: int = 8,
+        gamma: float = 1.0,
+        reward_to_go: bool = False,
+        baseline: str | None = None,
+        normalize_advantage: bool = False,
+        ent_coef: float = 0.0,
+        vf_coef: float = 0.5,
+        max_grad_norm: float | None = None,
+        max_rollout_steps: int | None = None,
+        train_chunk_steps: int = TRAIN_CHUNK_STEPS,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+    ):
+        if not is_integer(train_chunk_steps) or train_chunk_steps < 1:
+            raise ArgumentError("train_chunk_steps", f"train_chunk_steps must be an integer >= 1, got {train_chunk_steps!r}")
+        self.train_chunk_steps = int(train_chunk_steps)
+        self._last_lstm_states: LSTMStates | None = None
+        super().__init__(
+            policy,
+            env,
+            learning_rate=learning_rate,
+            n_episodes=n_episodes,
+            gamma=gamma,
+            reward_to_go=reward_to_go,
+            baseline=baseline,
+            normalize_advantage=normalize_advantage,
+            ent_coef=ent_coef,
+            vf_coef=vf_coef,
+            max_grad_norm=max_grad_norm,
+            max_rollout_steps=max_rollout_steps,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            policy_kwargs=policy_kwargs,
+            verbose=verbose,
+            seed=seed,
+            device=device,
+            _init_setup_model=_init_setup_model,
+        )
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_last_lstm_states"]
+
+    def _sample_actions(self, obs: Any, action_masks: np.ndarray | None) -> th.Tensor:
+        assert self._last_episode_starts is not None
+        if self._last_lstm_states is None or self._last_lstm_states[0].shape[1] != self.n_envs:
+            self._last_lstm_states = self.policy.initial_state(self.n_envs)
+        starts = th.as_tensor(self._last_episode_starts, dtype=th.float32, device=self.device)
+        actions, self._last_lstm_states = self.policy.sample_actions(obs, self._last_lstm_states, starts)
+        return actions
+
+    def _train_chunk_steps(self) -> int:
+        return self.train_chunk_steps
+
+    def _chunks(self, lengths: np.ndarray, offset: int = 0) -> list[Chunk]:
+        try:
+            return episode_chunks(lengths, self.train_chunk_steps, offset, split_episodes=False)
+        except ValueError as e:
+            raise ValueError(
+                f"{e}: the LSTM needs each episode whole in train(). Raise train_chunk_steps "
+                f"(now {self.train_chunk_steps}) or put a shorter time limit on the env."
+            ) from e
+
+    def _evaluate_chunk(
+        self, batch: EpisodeBatch, actions: th.Tensor, chunk: Chunk
+    ) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
+        assert chunk.lengths is not None  # chunks of whole episodes
+        obs = self._obs_slice(batch.observations, chunk.start, chunk.end)
+        return self.policy.evaluate_actions(obs, actions[chunk.start : chunk.end], chunk.lengths)
+
+    def learn(
+        self: SelfRecurrentREINFORCE,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 1,
+        tb_log_name: str = "RecurrentREINFORCE",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfRecurrentREINFORCE:
+        return super().learn(
+            total_timesteps=total_timesteps,
+            callback=callback,
+            log_interval=log_interval,
+            tb_log_name=tb_log_name,
+            reset_num_timesteps=reset_num_timesteps,
+            progress_bar=progress_bar,
+        )
