@@ -30,6 +30,7 @@ test: install
 peer-tests: install
 	$(BIN)/python scripts/peer_tests.py sb3 -p no:warnings
 	$(BIN)/python scripts/peer_tests.py contrib-mask -p no:warnings
+	$(BIN)/python scripts/peer_tests.py contrib-lstm -p no:warnings
 
 lint: install
 	$(BIN)/ruff check sb3_reinforce tests docs scripts

@@ -3,6 +3,7 @@ Run a peer library's own test suite with this package's algorithm in place of th
 
     python scripts/peer_tests.py sb3 [pytest args]            # SB3's tests, REINFORCE in place of A2C
     python scripts/peer_tests.py contrib-mask [pytest args]   # sb3-contrib's MaskablePPO tests, MaskableREINFORCE
+    python scripts/peer_tests.py contrib-lstm [pytest args]   # sb3-contrib's RecurrentPPO tests, RecurrentREINFORCE
 
 The suite comes from the peer's source distribution on the package index (the version installed here), is
 copied into ``.peer_tests/``, and every name of the peer's algorithm in it (``A2C``, ``MaskablePPO``) becomes this
@@ -40,6 +41,7 @@ class {ours}(_Ours):
     def __init__(self, *args, **kwargs):
         for key in PEER_ONLY:
             kwargs.pop(key, None)
+        {init_extra}
         super().__init__(*args, **kwargs)
 
 
@@ -89,6 +91,7 @@ SUITES = {
         "peer_module": "stable_baselines3",
         "ours": "REINFORCE",
         "peer_only": ("n_steps", "gae_lambda", "use_rms_prop", "rms_prop_eps"),
+        "init_extra": "",
         # test id fragment -> why REINFORCE does not take that test
         "deselected": {
             "test_gae.py": "GAE and value bootstrapping: REINFORCE uses whole-episode returns",
@@ -114,9 +117,26 @@ SUITES = {
         "peer_module": "sb3_contrib",
         "ours": "MaskableREINFORCE",
         "peer_only": PPO_ONLY,
+        "init_extra": "",
         "deselected": {
             "test_identity": "learning threshold at MaskablePPO's budget (2,048 steps = 20 episodes of 100 steps); "
             "tests/test_maskable.py checks masked against unmasked learning at a budget of REINFORCE's own",
+        },
+    },
+    "contrib-lstm": {
+        "distribution": "sb3-contrib",
+        "files": ["test_lstm.py"],
+        "peer": "RecurrentPPO",
+        "peer_module": "sb3_contrib",
+        "ours": "RecurrentREINFORCE",
+        "peer_only": PPO_ONLY,
+        # The tests that configure the critic's LSTM run with the value baseline (no critic otherwise)
+        "init_extra": "if {'shared_lstm', 'enable_critic_lstm'} & set(kwargs.get('policy_kwargs') or {}):\n"
+        "            kwargs.setdefault('baseline', 'value')",
+        "deselected": {
+            "test_run_sde": "gSDE exploration: not an option of REINFORCE",
+            "test_ppo_lstm_performance": "learning threshold at RecurrentPPO's budget and settings (50k steps); the "
+            "CartPoleNoVel-v1 entry of zoo_configs/reinforce_lstm.yml is measured instead",
         },
     },
 }
@@ -155,7 +175,7 @@ def prepare(suite: str) -> Path:
     for path in target.rglob("*.py"):
         text = re.sub(rf"\b{config['peer']}\b", config["ours"], path.read_text())
         path.write_text("import peer_algorithms  # noqa: F401\n" + text)
-    names = {key: config[key] for key in ("ours", "peer_module", "peer_only", "deselected")}
+    names = {key: config[key] for key in ("ours", "peer_module", "peer_only", "init_extra", "deselected")}
     (target / "peer_algorithms.py").write_text(SHIM.format(**names))
     (target / "conftest.py").write_text(CONFTEST.format(**names))
     return target
