@@ -308,17 +308,23 @@ def test_ctrl_c_saves_the_model(tmp_path):
     assert REINFORCE.load(saved).num_timesteps > 0
 
 
-def test_measure_reads_the_training_curve_at_true_env_steps(tmp_path, capsys):
-    from sb3_reinforce.zoo.measure import main as measure
-    from sb3_reinforce.zoo.measure import read_training_curve, summarize
+def test_reinforce_lstm_config_is_checked_with_its_own_arguments(tmp_path):
+    path = write_config(
+        tmp_path, {"n_timesteps": 1000, "policy": "MlpLstmPolicy", "policy_kwargs": "dict(lstm_hidden_size=8)"}
+    )
+    zoo.prepare_argv(["--algo", "reinforce_lstm", "--env", "CartPole-v1", "-conf", str(path)])
+    with pytest.raises(ConfigError, match="unknown policy argument"):
+        zoo.prepare_argv(["--algo", "reinforce", "--env", "CartPole-v1", "-conf", str(path), "-params", "policy:'MlpPolicy'"])
+    with pytest.raises(ConfigError, match="Key 'policy' .*policy must be one of \\['CnnLstmPolicy'"):
+        zoo.prepare_argv(
+            ["--algo", "reinforce_lstm", "--env", "CartPole-v1", "-conf", str(path), "-params", "policy:'MlpPolicy'"]
+        )
+    for name, shipped in zoo.ALGOS.items():
+        for env_id in load_yaml_keys(zoo.default_config(name)):
+            validate_entry(
+                load_entry(zoo.default_config(name), env_id), env_id, zoo.default_config(name), None, shipped.algorithm
+            )
 
-    measure(["--env", "CartPole-v1", "--seeds", "1", "--threshold", "15", "-f", str(tmp_path), "--",
-             "-n", "3000", "-params", "n_envs:4", "n_episodes:4"])  # fmt: skip
-    out = capsys.readouterr().out
-    assert "| 0 |" in out and "reached 15.0 on" in out
-    curve = read_training_curve(tmp_path / "reinforce" / "CartPole-v1" / "seed_0" / "tb")
-    assert curve["timesteps"].is_monotonic_increasing and curve["timesteps"].iloc[-1] >= 3000
-    # steps include every env step (4 envs, discarded steps too), not only the finished episodes' lengths
-    assert curve["timesteps"].iloc[0] % 4 == 0
-    summary = summarize(curve, threshold=-1e9)
-    assert summary["steps_to_threshold"] == curve["timesteps"].iloc[0] and summary["best"] >= summary["final"]
+
+def load_yaml_keys(path):
+    return list(yaml.safe_load(path.read_text()))

@@ -16,15 +16,32 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
+from sb3_reinforce.common.episodic import EpisodicPolicyGradient
 from sb3_reinforce.reinforce import REINFORCE
+from sb3_reinforce.reinforce_recurrent import RecurrentREINFORCE
 from sb3_reinforce.zoo.config import ConfigError, load_entry, validate_entry
-from sb3_reinforce.zoo.hyperparams import convert_reinforce_params, sample_reinforce_params, sample_reinforce_vr_params
+from sb3_reinforce.zoo.hyperparams import (
+    convert_reinforce_params,
+    sample_reinforce_lstm_params,
+    sample_reinforce_params,
+    sample_reinforce_vr_params,
+)
 
-# --algo name -> (default config file, Optuna sampler)
-ALGOS: dict[str, tuple[str, Callable]] = {
-    "reinforce": ("reinforce.yml", sample_reinforce_params),
-    "reinforce_vr": ("reinforce_vr.yml", sample_reinforce_vr_params),
+
+class ZooAlgo(NamedTuple):
+    """What rl-zoo needs to know of one ``--algo`` name of this package."""
+
+    config: str  # the default config file, in zoo_configs/
+    algorithm: type[EpisodicPolicyGradient]
+    sampler: Callable  # the Optuna search space
+
+
+ALGOS: dict[str, ZooAlgo] = {
+    "reinforce": ZooAlgo("reinforce.yml", REINFORCE, sample_reinforce_params),
+    "reinforce_vr": ZooAlgo("reinforce_vr.yml", REINFORCE, sample_reinforce_vr_params),
+    "reinforce_lstm": ZooAlgo("reinforce_lstm.yml", RecurrentREINFORCE, sample_reinforce_lstm_params),
 }
 
 
@@ -40,20 +57,24 @@ def config_dir() -> Path:
 
 def default_config(algo: str) -> Path:
     """
-    :param algo: ``reinforce`` or ``reinforce_vr``
+    :param algo: ``reinforce``, ``reinforce_vr`` or ``reinforce_lstm``
     :return: the shipped config file of that algo name
     """
-    return config_dir() / ALGOS[algo][0]
+    return config_dir() / ALGOS[algo].config
 
 
 def register() -> None:
-    """Add REINFORCE (as ``reinforce`` and ``reinforce_vr``) to rl-zoo's algorithms and Optuna samplers."""
+    """
+    Add this package's algorithms to rl-zoo's algorithms and Optuna samplers: REINFORCE as ``reinforce`` and
+    ``reinforce_vr`` (its variance-reduced configs), RecurrentREINFORCE as ``reinforce_lstm`` (as rl-zoo names
+    RecurrentPPO ``ppo_lstm``).
+    """
     import rl_zoo3
     from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, HYPERPARAMS_SAMPLER
 
-    for name, (_, sampler) in ALGOS.items():
-        rl_zoo3.ALGOS[name] = REINFORCE
-        HYPERPARAMS_SAMPLER[name] = sampler
+    for name, zoo_algo in ALGOS.items():
+        rl_zoo3.ALGOS[name] = zoo_algo.algorithm
+        HYPERPARAMS_SAMPLER[name] = zoo_algo.sampler
         HYPERPARAMS_CONVERTER[name] = convert_reinforce_params
 
 
@@ -101,7 +122,7 @@ def prepare_argv(argv: list[str], default_algo: str | None = "reinforce") -> lis
             entry = load_entry(args.conf_file, args.env)
             overrides = parse_overrides(args.hyperparams)
             entry.update(overrides)
-            validate_entry(entry, args.env, args.conf_file, overrides)
+            validate_entry(entry, args.env, args.conf_file, overrides, ALGOS[algo].algorithm)
     if args.track and not os.environ.get("WANDB_MODE") and not wandb_logged_in():
         os.environ["WANDB_MODE"] = "offline"
         print("wandb: no credentials found, logging offline (upload later with `wandb sync wandb/offline-run-*`)")

@@ -1,4 +1,4 @@
-"""Checks a REINFORCE config entry in rl-zoo's YAML format before rl-zoo trains anything from it."""
+"""Checks a config entry of this package's algorithms, in rl-zoo's YAML format, before rl-zoo trains anything from it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import yaml
 from torch import nn
 
 from sb3_reinforce.common.checks import ArgumentError, check_hyperparameters, check_policy, is_integer, is_number
-from sb3_reinforce.common.policies import ReinforcePolicy
+from sb3_reinforce.common.episodic import EpisodicPolicyGradient
 from sb3_reinforce.reinforce import REINFORCE
 
 # Keys rl-zoo's ExperimentManager consumes itself; every other key goes to the algorithm's constructor
@@ -22,12 +22,19 @@ ZOO_KEYS = {
 }  # fmt: skip
 # Constructor arguments rl-zoo sets from its command line (a config entry must not set them)
 CLI_SET = {"self", "policy", "env", "tensorboard_log", "verbose", "seed", "device", "_init_setup_model"}
-MODEL_KEYS = set(inspect.signature(REINFORCE.__init__).parameters) - CLI_SET
 # Constructor arguments checked by check_hyperparameters (learning_rate and policy_kwargs are read first)
 CHECKED_KEYS = set(inspect.signature(check_hyperparameters).parameters) - {"learning_rate", "policy_kwargs"}
-POLICY_KEYS = set(inspect.signature(ReinforcePolicy.__init__).parameters) - {
-    "self", "observation_space", "action_space", "lr_schedule", "use_value_net",
-}  # fmt: skip
+
+
+def model_keys(algorithm: type[EpisodicPolicyGradient]) -> set[str]:
+    """The constructor arguments of ``algorithm`` a config entry may set."""
+    return set(inspect.signature(algorithm.__init__).parameters) - CLI_SET
+
+
+def policy_keys(algorithm: type[EpisodicPolicyGradient]) -> set[str]:
+    """The ``policy_kwargs`` keys the policies of ``algorithm`` take."""
+    parameters = set(inspect.signature(algorithm.policy_base.__init__).parameters)
+    return parameters - {"self", "observation_space", "action_space", "lr_schedule", "use_value_net"}
 
 
 class ConfigError(ValueError):
@@ -59,24 +66,31 @@ def load_entry(path: str | Path, env_id: str) -> dict[str, Any]:
     return dict(entry)
 
 
-def validate_entry(entry: dict[str, Any], env_id: str, path: str | Path, overrides: dict[str, Any] | None = None) -> None:
+def validate_entry(
+    entry: dict[str, Any],
+    env_id: str,
+    path: str | Path,
+    overrides: dict[str, Any] | None = None,
+    algorithm: type[EpisodicPolicyGradient] = REINFORCE,
+) -> None:
     """
-    Check every key and value of a REINFORCE config entry, the way rl-zoo will read it.
+    Check every key and value of a config entry, the way rl-zoo will read it.
 
     :param entry: The entry's hyperparameters (after ``-params`` overrides)
     :param env_id: The env the entry is for (named in errors)
     :param path: The config file (named in errors)
     :param overrides: The ``-params`` overrides applied to the entry: errors in their keys say they came from there
+    :param algorithm: The algorithm the entry is for (its arguments and policies)
     :raises ConfigError: naming the key, the env and the file (or ``-params``)
     """
     overrides = overrides or {}
     try:
-        _check_zoo_keys(entry)
+        _check_zoo_keys(entry, model_keys(algorithm))
         learning_rate = _initial_learning_rate(entry.get("learning_rate", 3e-3))
-        policy_kwargs = _policy_kwargs(entry.get("policy_kwargs", {}))
+        policy_kwargs = _policy_kwargs(entry.get("policy_kwargs", {}), policy_keys(algorithm))
         policy = entry.get("policy", "MlpPolicy")
         if isinstance(policy, str) and "." not in policy:  # a dotted path is rl-zoo's to import
-            check_policy(policy, REINFORCE.policy_aliases, ReinforcePolicy)
+            check_policy(policy, algorithm.policy_aliases, algorithm.policy_base)
         model_kwargs = {key: entry[key] for key in CHECKED_KEYS if key in entry}
         check_hyperparameters(learning_rate=learning_rate, policy_kwargs=policy_kwargs, **model_kwargs)
     except ArgumentError as e:
@@ -88,13 +102,14 @@ def validate_entry(entry: dict[str, Any], env_id: str, path: str | Path, overrid
         raise ConfigError(f"Key {e.argument!r} {where}: {e}") from e
 
 
-def _check_zoo_keys(entry: dict[str, Any]) -> None:
+def _check_zoo_keys(entry: dict[str, Any], allowed_model_keys: set[str]) -> None:
     """The keys of an entry, and the values rl-zoo reads itself (``n_timesteps``, ``n_envs``)."""
+    allowed = sorted(ZOO_KEYS | allowed_model_keys)
     for key in entry:
-        if key not in ZOO_KEYS | MODEL_KEYS:
-            close = difflib.get_close_matches(str(key), sorted(ZOO_KEYS | MODEL_KEYS), n=1)
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ArgumentError(key, f"unknown key.{hint} Allowed: {', '.join(sorted(ZOO_KEYS | MODEL_KEYS))}")
+            raise ArgumentError(key, f"unknown key.{hint} Allowed: {', '.join(allowed)}")
     if "n_timesteps" not in entry:
         raise ArgumentError("n_timesteps", "missing (rl-zoo requires it)")
     n_timesteps = entry["n_timesteps"]
@@ -122,7 +137,7 @@ def _initial_learning_rate(learning_rate: Any) -> Any:
     return initial
 
 
-def _policy_kwargs(policy_kwargs: Any) -> dict[str, Any]:
+def _policy_kwargs(policy_kwargs: Any, allowed: set[str]) -> dict[str, Any]:
     """``policy_kwargs`` as rl-zoo evaluates it (a string is eval'd with ``nn`` and ``th`` in scope), checked."""
     if isinstance(policy_kwargs, str):
         try:
@@ -131,9 +146,9 @@ def _policy_kwargs(policy_kwargs: Any) -> dict[str, Any]:
             raise ArgumentError("policy_kwargs", f"cannot be evaluated ({type(e).__name__}: {e})") from e
     if not isinstance(policy_kwargs, dict):
         raise ArgumentError("policy_kwargs", f"must be a dict (or a string evaluating to one), got {policy_kwargs!r}")
-    unknown = set(policy_kwargs) - POLICY_KEYS
+    unknown = set(policy_kwargs) - allowed
     if unknown:
         raise ArgumentError(
-            "policy_kwargs", f"unknown policy argument(s) {sorted(unknown)}; allowed: {', '.join(sorted(POLICY_KEYS))}"
+            "policy_kwargs", f"unknown policy argument(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}"
         )
     return policy_kwargs

@@ -20,11 +20,15 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     :return: keyword arguments for ``REINFORCE``
     """
     hyperparams = dict(sampled_params)
-    net_arch = NET_ARCH[hyperparams.pop("net_arch", "small")]
-    activation_fn = ACTIVATION_FN[hyperparams.pop("activation_fn", "tanh")]
+    policy_kwargs: dict[str, Any] = dict(
+        net_arch=NET_ARCH[hyperparams.pop("net_arch", "small")],
+        activation_fn=ACTIVATION_FN[hyperparams.pop("activation_fn", "tanh")],
+    )
+    if "lstm_hidden_size" in hyperparams:
+        policy_kwargs["lstm_hidden_size"] = hyperparams.pop("lstm_hidden_size")
     if hyperparams.get("max_grad_norm") == 0.0:
         hyperparams["max_grad_norm"] = None  # 0 stands for "no clipping" in the search space
-    return {**hyperparams, "policy_kwargs": dict(net_arch=net_arch, activation_fn=activation_fn)}
+    return {**hyperparams, "policy_kwargs": policy_kwargs}
 
 
 def _sample_common(trial: optuna.Trial, n_episodes_choices: list[int]) -> dict[str, Any]:
@@ -71,3 +75,17 @@ def sample_reinforce_vr_params(trial: optuna.Trial, n_actions: int, n_envs: int,
     if params["baseline"] == "value":
         params["vf_coef"] = trial.suggest_float("vf_coef", 0.1, 1.0)
     return convert_reinforce_params(params)
+
+
+def sample_reinforce_lstm_params(trial: optuna.Trial, n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
+    """
+    Search space of RecurrentREINFORCE: the variance-reduced space plus the LSTM's size.
+
+    :param trial: Optuna trial
+    :param n_actions: Unused (rl-zoo's sampler signature)
+    :param n_envs: Number of envs
+    :param additional_args: Unused (rl-zoo's sampler signature)
+    """
+    params = sample_reinforce_vr_params(trial, n_actions, n_envs, additional_args)
+    params["policy_kwargs"]["lstm_hidden_size"] = trial.suggest_categorical("lstm_hidden_size", [16, 32, 64, 128, 256])
+    return params
