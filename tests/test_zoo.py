@@ -315,7 +315,7 @@ def test_reinforce_lstm_config_is_checked_with_its_own_arguments(tmp_path):
     zoo.prepare_argv(["--algo", "reinforce_lstm", "--env", "CartPole-v1", "-conf", str(path)])
     with pytest.raises(ConfigError, match="unknown policy argument"):
         zoo.prepare_argv(["--algo", "reinforce", "--env", "CartPole-v1", "-conf", str(path), "-params", "policy:'MlpPolicy'"])
-    with pytest.raises(ConfigError, match="Key 'policy' .*policy must be one of \\['CnnLstmPolicy'"):
+    with pytest.raises(ConfigError, match=r"Key 'policy' .*policy must be one of \['CnnLstmPolicy'"):
         zoo.prepare_argv(
             ["--algo", "reinforce_lstm", "--env", "CartPole-v1", "-conf", str(path), "-params", "policy:'MlpPolicy'"]
         )
