@@ -1,0 +1,127 @@
+"""
+RecurrentREINFORCE's speed and training memory (``python -m sb3_reinforce.bench --sections recurrent``).
+
+- Throughput: RecurrentREINFORCE against sb3-contrib's RecurrentPPO on ``CartPoleNoVel-v1`` (rl-zoo's CartPole
+  without velocities), ``N_ENVS`` envs in a ``DummyVecEnv``, the same LSTM (``LSTM_SIZE`` units) and MLP (64-64
+  tanh), every other argument at its default (RecurrentPPO's critic has its own LSTM by default, as its users run
+  it; RecurrentREINFORCE has no critic). Interleaved, median over repeats
+  (:func:`sb3_reinforce.experiments.bench.measure_throughput`).
+- Memory: one ``train()`` call on synthetic CartPole batches of growing total episode length (episodes of
+  ``SYNTHETIC_EPISODE_LENGTH`` steps on average): time, and the growth of the process's peak resident memory
+  during the call. ``train()`` runs the LSTM over chunks of whole episodes of at most ``train_chunk_steps``
+  steps, so its memory stops growing with the batch once a batch is larger than one chunk.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sb3_contrib import RecurrentPPO
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import VecEnv
+
+from sb3_reinforce import RecurrentREINFORCE
+from sb3_reinforce.experiments.bench import (
+    N_ENVS,
+    SYNTHETIC_EPISODE_LENGTH,
+    _peak_rss_reset,
+    _rss_kib,
+    fill_synthetic_batch,
+    make_env,
+)
+
+ENV_ID = "CartPoleNoVel-v1"
+LSTM_SIZE = 64
+RECURRENT_NAMES = ("recurrent_reinforce", "recurrent_ppo")
+DESCRIPTIONS = {
+    "recurrent_reinforce": f"RecurrentREINFORCE, LSTM {LSTM_SIZE}, default arguments",
+    "recurrent_ppo": f"sb3-contrib RecurrentPPO, LSTM {LSTM_SIZE}, default arguments",
+}
+# (candidate, other, least ratio of the candidate's median steps/s to the other's)
+RECURRENT_TARGETS = (("recurrent_reinforce", "recurrent_ppo", 1.0),)
+DEFAULT_MEMORY_STEPS = (2_000, 8_000, 32_000, 128_000)
+
+
+def make_novel_env(seed: int) -> VecEnv:
+    import rl_zoo3.import_envs  # noqa: F401 (registers CartPoleNoVel-v1)
+
+    return make_vec_env(ENV_ID, n_envs=N_ENVS, seed=seed)
+
+
+def _timed(model: Any, steps: int) -> tuple[int, float]:
+    model.set_logger(configure(None, [""]))
+    start = time.perf_counter()
+    model.learn(steps)
+    return model.num_timesteps, time.perf_counter() - start
+
+
+def run_recurrent_reinforce(steps: int, seed: int) -> tuple[int, float]:
+    kwargs = dict(lstm_hidden_size=LSTM_SIZE)
+    return _timed(
+        RecurrentREINFORCE("MlpLstmPolicy", make_novel_env(seed), seed=seed, policy_kwargs=kwargs, device="cpu"), steps
+    )
+
+
+def run_recurrent_ppo(steps: int, seed: int) -> tuple[int, float]:
+    kwargs = dict(lstm_hidden_size=LSTM_SIZE)
+    return _timed(RecurrentPPO("MlpLstmPolicy", make_novel_env(seed), seed=seed, policy_kwargs=kwargs, device="cpu"), steps)
+
+
+RUNNERS = {"recurrent_reinforce": run_recurrent_reinforce, "recurrent_ppo": run_recurrent_ppo}
+
+
+def measure_recurrent_train(
+    sizes: Sequence[int] = DEFAULT_MEMORY_STEPS, repeats: int = 3, seed: int = 0
+) -> list[dict[str, Any]]:
+    """
+    Time and peak memory of one ``train()`` call of RecurrentREINFORCE on synthetic CartPole batches.
+
+    :param sizes: Total steps of the batch's episodes (multiples of ``N_ENVS``)
+    :param repeats: Timed calls per size (median)
+    :param seed: Seed of the model and the data
+    :return: per size: steps, episodes, chunk size, median seconds, microseconds per step, peak RSS growth in bytes
+        (None where Linux does not let the peak be reset)
+    """
+    rows = []
+    for n_steps in sizes:
+        per_env = max(1, n_steps // N_ENVS // SYNTHETIC_EPISODE_LENGTH)
+        model = RecurrentREINFORCE(
+            "MlpLstmPolicy",
+            make_env(seed),
+            n_episodes=per_env * N_ENVS,
+            max_rollout_steps=n_steps,
+            seed=seed,
+            policy_kwargs=dict(lstm_hidden_size=LSTM_SIZE),
+            device="cpu",
+        )
+        model.set_logger(configure(folder=None, format_strings=[]))
+        n_episodes = fill_synthetic_batch(model, n_steps, seed)  # type: ignore[arg-type]
+        model.train()  # warm-up
+        times = []
+        for _ in range(repeats):
+            gc.collect()
+            start = time.perf_counter()
+            model.train()
+            times.append(time.perf_counter() - start)
+        gc.collect()
+        rss_before = _rss_kib("VmRSS") if _peak_rss_reset() else None
+        model.train()
+        rss_peak = _rss_kib("VmHWM")
+        seconds = statistics.median(times)
+        rows.append(
+            {
+                "steps": n_steps,
+                "episodes": n_episodes,
+                "chunk_steps": model.train_chunk_steps,
+                "seconds": seconds,
+                "us_per_step": 1e6 * seconds / n_steps,
+                "rss_growth_bytes": None if rss_before is None or rss_peak is None else 1024 * (rss_peak - rss_before),
+            }
+        )
+        del model
+    return rows
