@@ -37,7 +37,7 @@ def test_measure_and_format_throughput():
     assert all(len(values) == 2 and all(v > 0 for v in values) for values in results.values())
     table = bench.format_throughput(results, steps=64)
     assert "| reinforce |" in table and "| physical |" in table
-    assert "REINFORCE >= 0.6 x physical" in table
+    assert "reinforce >= 0.6 x physical" in table
     # 64 steps are too short to judge a target: no "yes"/"no" verdict
     assert "| not judged |" in table and "too short to judge" in table
     assert "| no |" not in table and "| yes |" not in table
@@ -46,8 +46,8 @@ def test_measure_and_format_throughput():
 def test_targets_are_judged_at_full_budget():
     results = {"reinforce": [30_000.0, 32_000.0], "physical": [60_000.0, 62_000.0], "a2c": [10_000.0, 11_000.0]}
     table = bench.format_throughput(results, steps=bench.DEFAULT_STEPS)
-    assert "| REINFORCE >= 0.6 x physical | 0.51 x | no |" in table
-    assert "| REINFORCE >= 2.0 x a2c | 2.95 x | yes |" in table
+    assert "| reinforce >= 0.6 x physical | 0.51 x | no |" in table
+    assert "| reinforce >= 2.0 x a2c | 2.95 x | yes |" in table
     assert "too short" not in table
 
 
@@ -100,3 +100,19 @@ def test_main_prints_markdown(capsys):
     out = capsys.readouterr().out
     assert "Machine:" in out
     assert "| candidate |" in out and "| n_episodes |" in out and "| batch steps |" in out
+
+
+def test_masked_and_recurrent_targets_are_judged_against_their_own_reference():
+    from sb3_reinforce.experiments import bench_masked, bench_recurrent
+
+    results = {"masked_reinforce": [29_000.0], "masked_ppo": [3_000.0], "reinforce": [36_000.0]}
+    table = bench.format_throughput(
+        results, bench.DEFAULT_STEPS, "masked_reinforce", bench_masked.DESCRIPTIONS, bench_masked.MASKED_TARGETS
+    )
+    assert "| masked_reinforce >= 2.0 x masked_ppo | 9.67 x | yes |" in table
+    assert "| masked_reinforce >= 0.9 x reinforce | 0.81 x | no |" in table
+    results = {"recurrent_reinforce": [7_000.0], "recurrent_ppo": [250.0]}
+    table = bench.format_throughput(
+        results, bench.DEFAULT_STEPS, "recurrent_reinforce", bench_recurrent.DESCRIPTIONS, bench_recurrent.RECURRENT_TARGETS
+    )
+    assert "| recurrent_reinforce >= 1.0 x recurrent_ppo | 28.00 x | yes |" in table

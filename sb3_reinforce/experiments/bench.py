@@ -66,7 +66,7 @@ DESCRIPTIONS = {
     "sb3_rollout": "SB3 ceiling: A2C `collect_rollouts()` only",
     "physical": "physical limit: env step + actor forward + sample",
 }
-SECTIONS = ("throughput", "memory", "train")
+SECTIONS = ("throughput", "memory", "train", "masked", "recurrent")
 DEFAULT_STEPS = 50_000
 DEFAULT_REPEATS = 5
 DEFAULT_MEMORY_EPISODES = (64, 512, 4096, 16384)
@@ -249,29 +249,38 @@ def markdown_table(header: Sequence[str], align: str, rows: Sequence[Sequence[st
     return "\n".join(lines)
 
 
-# REINFORCE's throughput targets: (other candidate, least ratio of REINFORCE's median to the other's)
-TARGETS = (("sb3_rollout", 1.25), ("physical", 0.6), ("a2c", 2.0))
+# REINFORCE's throughput targets: (candidate, other candidate, least ratio of the candidate's median to the other's)
+TARGETS = (("reinforce", "sb3_rollout", 1.25), ("reinforce", "physical", 0.6), ("reinforce", "a2c", 2.0))
 
 
-def format_throughput(results: dict[str, list[float]], steps: int) -> str:
+def format_throughput(
+    results: dict[str, list[float]],
+    steps: int,
+    reference: str = "reinforce",
+    descriptions: dict[str, str] = DESCRIPTIONS,
+    targets: Sequence[tuple[str, str, float]] = TARGETS,
+) -> str:
     """
-    A markdown table of the median throughputs and their ratios to REINFORCE's (when measured), and whether
-    REINFORCE's targets hold. The targets are set for measurements of at least ``DEFAULT_STEPS`` env steps:
+    A markdown table of the median throughputs and their ratios to the reference candidate's (when measured), and
+    whether the targets hold. The targets are set for measurements of at least ``DEFAULT_STEPS`` env steps:
     a shorter run (``--quick``) is dominated by model construction and the first, shortest episodes, so its
     ratios are shown but not judged.
 
     :param results: name -> steps per second of each repeat, from :func:`measure_throughput`
     :param steps: Env steps per measurement (for the caption, and whether the targets can be judged)
+    :param reference: The candidate the others are compared with
+    :param descriptions: name -> what is timed
+    :param targets: (candidate, other, least ratio of the candidate's median steps/s to the other's)
     """
     medians = {name: statistics.median(values) for name, values in results.items()}
-    reference = medians.get("reinforce")
+    base = medians.get(reference)
     rows = [
         [
             name,
-            DESCRIPTIONS.get(name, name),
+            descriptions.get(name, name),
             f"{medians[name]:,.0f}",
             f"{min(values):,.0f}-{max(values):,.0f}",
-            f"{reference / medians[name]:.2f}" if reference else "-",
+            f"{base / medians[name]:.2f}" if base else "-",
         ]
         for name, values in results.items()
     ]
@@ -279,15 +288,15 @@ def format_throughput(results: dict[str, list[float]], steps: int) -> str:
         f"Env steps per second (median of {len(next(iter(results.values())))} interleaved repeats of "
         f"{steps:,} steps; min-max in brackets):"
     )
-    text = markdown_table(["candidate", "what is timed", "steps/s", "min-max", "REINFORCE / this"], "llrrr", rows, caption)
-    checks = [(other, target) for other, target in TARGETS if reference and other in medians]
+    text = markdown_table(["candidate", "what is timed", "steps/s", "min-max", f"{reference} / this"], "llrrr", rows, caption)
+    checks = [(name, other, target) for name, other, target in targets if name in medians and other in medians]
     if checks:
         judged = steps >= DEFAULT_STEPS
         target_rows = []
-        for other, target in checks:
-            measured = medians["reinforce"] / medians[other]
+        for name, other, target in checks:
+            measured = medians[name] / medians[other]
             holds = ("yes" if measured >= target else "no") if judged else "not judged"
-            target_rows.append([f"REINFORCE >= {target} x {other}", f"{measured:.2f} x", holds])
+            target_rows.append([f"{name} >= {target} x {other}", f"{measured:.2f} x", holds])
         text += "\n\n" + markdown_table(["target", "measured", "holds"], "lrc", target_rows)
         if not judged:
             text += (
@@ -610,6 +619,50 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(format_memory(measure_rollout_memory(memory_episodes)) + "\n", flush=True)
     if "train" in args.sections:
         print(format_train(measure_train(train_sizes, repeats=min(repeats, 3))) + "\n", flush=True)
+    if "masked" in args.sections:
+        print(f"## Invalid-action masking\n\n{masked_section(steps, repeats, args.verbose)}\n", flush=True)
+    if "recurrent" in args.sections:
+        sizes = (2_000, 8_000) if args.quick else None
+        print(f"## LSTM policies\n\n{recurrent_section(steps, repeats, args.verbose, sizes)}\n", flush=True)
+
+
+def masked_section(steps: int, repeats: int, verbose: bool = False) -> str:
+    """MaskableREINFORCE against MaskablePPO and REINFORCE (:mod:`sb3_reinforce.experiments.bench_masked`)."""
+    from sb3_reinforce.experiments import bench_masked
+
+    results = measure_throughput(bench_masked.RUNNERS, steps=steps, repeats=repeats, verbose=verbose)
+    env = f"`MaskedIdentityEnv` ({bench_masked.N_ACTIONS} actions, about half invalid), {bench_masked.N_ENVS} envs"
+    table = format_throughput(results, steps, "masked_reinforce", bench_masked.DESCRIPTIONS, bench_masked.MASKED_TARGETS)
+    return f"{env}.\n\n{table}"
+
+
+def recurrent_section(steps: int, repeats: int, verbose: bool = False, sizes: Sequence[int] | None = None) -> str:
+    """RecurrentREINFORCE against RecurrentPPO, and its train() memory (:mod:`sb3_reinforce.experiments.bench_recurrent`)."""
+    from sb3_reinforce.experiments import bench_recurrent
+
+    results = measure_throughput(bench_recurrent.RUNNERS, steps=steps, repeats=repeats, verbose=verbose)
+    table = format_throughput(
+        results, steps, "recurrent_reinforce", bench_recurrent.DESCRIPTIONS, bench_recurrent.RECURRENT_TARGETS
+    )
+    rows = bench_recurrent.measure_recurrent_train(sizes or bench_recurrent.DEFAULT_MEMORY_STEPS, repeats=min(repeats, 3))
+    memory_rows = [
+        [
+            f"{row['steps']:,}",
+            f"{row['episodes']:,}",
+            f"{row['chunk_steps']:,}",
+            f"{row['seconds']:.3f}",
+            f"{row['us_per_step']:.1f}",
+            "-" if row["rss_growth_bytes"] is None else _mib(row["rss_growth_bytes"]),
+        ]
+        for row in rows
+    ]
+    caption = (
+        f"One `train()` of RecurrentREINFORCE (LSTM {bench_recurrent.LSTM_SIZE}) on synthetic CartPole batches "
+        "(median time; growth of the process's peak resident memory during one more call):"
+    )
+    header = ["total episode steps", "episodes", "chunk bound", "seconds", "us/step", "peak RSS growth"]
+    memory = markdown_table(header, "rrrrrr", memory_rows, caption)
+    return f"{bench_recurrent.ENV_ID}, {bench_recurrent.N_ENVS} envs.\n\n{table}\n\n{memory}"
 
 
 if __name__ == "__main__":

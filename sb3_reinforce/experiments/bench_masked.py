@@ -15,6 +15,7 @@ The candidates are interleaved and each measurement starts from a fresh model an
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -92,4 +93,9 @@ def run_reinforce(steps: int, seed: int) -> tuple[int, float]:
     return _timed(REINFORCE("MlpPolicy", make_masked_env(seed), seed=seed, device="cpu"), steps)
 
 
-RUNNERS = {"masked_reinforce": run_masked_reinforce, "masked_ppo": run_masked_ppo, "reinforce": run_reinforce}
+RunFn = Callable[[int, int], tuple[int, float]]
+RUNNERS: dict[str, RunFn] = {
+    "masked_reinforce": run_masked_reinforce,
+    "masked_ppo": run_masked_ppo,
+    "reinforce": run_reinforce,
+}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sb3_contrib import RecurrentPPO
@@ -72,7 +72,11 @@ def run_recurrent_ppo(steps: int, seed: int) -> tuple[int, float]:
     return _timed(RecurrentPPO("MlpLstmPolicy", make_novel_env(seed), seed=seed, policy_kwargs=kwargs, device="cpu"), steps)
 
 
-RUNNERS = {"recurrent_reinforce": run_recurrent_reinforce, "recurrent_ppo": run_recurrent_ppo}
+RunFn = Callable[[int, int], tuple[int, float]]
+RUNNERS: dict[str, RunFn] = {
+    "recurrent_reinforce": run_recurrent_reinforce,
+    "recurrent_ppo": run_recurrent_ppo,
+}
 
 
 def measure_recurrent_train(
