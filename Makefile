@@ -43,7 +43,7 @@ format: install
 
 # The documentation site (Sphinx), warnings as errors: docs/_build/html/index.html
 docs: install
-	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
+	$(BIN)/sphinx-build -q -E -W --keep-going -b html docs docs/_build/html
 
 # Wheel and sdist in dist/
 dist: install
