@@ -55,6 +55,25 @@ def test_stats():
     assert median_steps([100, None, 300]) == 300 and median_steps([None, None, 100]) is None
 
 
+def test_training_curve_is_read_at_true_env_steps():
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from sb3_reinforce import REINFORCE
+    from sb3_reinforce.experiments.compare.runner import TrainingCurve
+
+    curve = TrainingCurve()
+    model = REINFORCE("MlpPolicy", make_vec_env("CartPole-v1", n_envs=4, seed=0), n_episodes=4, seed=0)
+    model.learn(3000, callback=curve)
+    assert curve.timesteps == sorted(curve.timesteps) and curve.timesteps[-1] == model.num_timesteps >= 3000
+    # Every env step counts (4 envs, steps after an env's episode quota too), not only the finished episodes' lengths
+    assert all(t % 4 == 0 for t in curve.timesteps)
+    assert curve.returns[-1] == pytest.approx(np.mean([info["r"] for info in model.ep_info_buffer]))
+    summary = curve.summary(threshold=-1e9)
+    assert summary["train_steps_to_threshold"] == curve.timesteps[0]
+    assert summary["train_return_best"] >= summary["train_return_final"] == curve.returns[-1]
+    assert curve.summary(threshold=1e9)["train_steps_to_threshold"] is None
+
+
 def test_bad_input_fails_before_training(tmp_path, capsys):
     def fails(*args, match):
         with pytest.raises(SystemExit) as error:
@@ -75,6 +94,18 @@ def test_bad_input_fails_before_training(tmp_path, capsys):
     assert error.value.code == 2 and "is not writable" in capsys.readouterr().err
     with pytest.raises(GridError, match="seeds must be >= 1"):
         build_grid(["a2c"], ["CartPole-v1"], 0, tmp_path / "out", "x")
+
+
+def test_budget_is_shared_by_the_compared_algos_or_the_measured_config_own(tmp_path):
+    from sb3_reinforce.zoo import default_config
+    from sb3_reinforce.zoo.config import load_entry
+
+    two = build_grid(["reinforce", "a2c"], ["CartPole-v1"], 1, tmp_path, "x")
+    assert {s.n_timesteps for s in two} == {200_000}  # DEFAULT_BUDGETS, the same for both
+    (one,) = build_grid(["reinforce"], ["CartPole-v1"], 1, tmp_path, "x")  # measuring one config: its own budget
+    assert one.n_timesteps == int(load_entry(default_config("reinforce"), "CartPole-v1")["n_timesteps"])
+    (given,) = build_grid(["reinforce"], ["CartPole-v1"], 1, tmp_path, "x", n_timesteps=600)
+    assert given.n_timesteps == 600
 
 
 def test_results_made_with_other_settings_are_not_mixed_in(tmp_path):

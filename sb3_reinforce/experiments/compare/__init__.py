@@ -42,35 +42,50 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m sb3_reinforce.compare",
         description="Compare algorithms (REINFORCE, rl-zoo's built-ins) over envs and seeds, with rl-zoo configs.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
-        "--algos", nargs="+", default=["reinforce", "a2c", "ppo"], help="reinforce, reinforce_vr, or any rl-zoo algo"
+        "--algos",
+        nargs="+",
+        default=["reinforce", "a2c", "ppo"],
+        help="reinforce, reinforce_vr, or any rl-zoo algo (default: reinforce a2c ppo)",
     )
-    parser.add_argument("--envs", nargs="+", default=["CartPole-v1", "Acrobot-v1"], help="Gymnasium env ids")
-    parser.add_argument("--seeds", type=int, default=5, help="number of seeds per (algo, env): seeds 0 .. N-1")
+    parser.add_argument(
+        "--envs", nargs="+", default=["CartPole-v1", "Acrobot-v1"], help="Gymnasium env ids (default: CartPole-v1 Acrobot-v1)"
+    )
+    parser.add_argument("--seeds", type=int, default=5, help="number of seeds per (algo, env): seeds 0 .. N-1 (default: 5)")
     parser.add_argument(
         "-n",
         "--n-timesteps",
         type=_steps,
         default=None,
-        help=f"step budget for every env (default per env: {DEFAULT_BUDGETS}, other envs: the largest config budget)",
+        help=f"step budget for every env (default per env: {DEFAULT_BUDGETS}, other envs: the largest config budget; "
+        "a single algo: its config entry's own budget)",
     )
-    parser.add_argument("--out", type=Path, default=Path("compare"), help="output folder (runs, results, report)")
-    parser.add_argument("-j", "--jobs", type=int, default=1, help="runs trained at the same time (one process each)")
-    parser.add_argument("--name", default=None, help="comparison name, the wandb group (default: the --out folder name)")
-    parser.add_argument("--n-evals", type=int, default=20, help="evaluations per run (every budget / N steps)")
-    parser.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation")
     parser.add_argument(
-        "--n-eval-envs", type=int, default=5, help="envs of the evaluation VecEnv (also of the final evaluation)"
+        "--out", type=Path, default=Path("compare"), help="output folder: runs, results, report (default: ./compare)"
+    )
+    parser.add_argument(
+        "-j", "--jobs", type=int, default=1, help="worker processes: runs trained at the same time (default: 1)"
+    )
+    parser.add_argument("--name", default=None, help="comparison name, the wandb group (default: the --out folder name)")
+    parser.add_argument("--n-evals", type=int, default=20, help="evaluations per run, every budget / N steps (default: 20)")
+    parser.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (default: 10)")
+    parser.add_argument(
+        "--n-eval-envs", type=int, default=5, help="envs of the evaluation VecEnv, also of the final evaluation (default: 5)"
     )
     parser.add_argument(
         "--final-eval-episodes",
         type=int,
         default=100,
-        help="episodes of the final model's evaluation, once with deterministic and once with sampled actions",
+        help="episodes of the final model's evaluation, once with deterministic and once with sampled actions (default: 100)",
     )
-    parser.add_argument("--params", nargs="+", default=[], metavar="ALGO:KEY:VALUE", help="override config entries")
+    parser.add_argument(
+        "--params",
+        nargs="+",
+        default=[],
+        metavar="ALGO:KEY:VALUE",
+        help="override config entries (value read as rl-zoo's -params)",
+    )
     parser.add_argument(
         "--conf-file",
         nargs="+",
@@ -80,7 +95,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--wandb-project", default=None, help="log every run to this wandb project (default: no wandb)")
     parser.add_argument("--no-wandb", action="store_true", help="do not log to wandb, even with --wandb-project")
-    parser.add_argument("--storage", default=None, help="Optuna storage shared by grid workers (*.log journal file or DB URL)")
+    parser.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna storage shared by grid workers (*.log journal file or DB URL; default: no study)",
+    )
     parser.add_argument("--study-name", default=None, help="Optuna study name of the grid (default: the comparison name)")
     parser.add_argument("--report-only", action="store_true", help="rebuild results.csv, summary.md and plots, train nothing")
     args = parser.parse_args(argv)

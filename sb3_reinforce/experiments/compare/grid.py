@@ -294,7 +294,7 @@ def load_checked_entry(algo: str, env_id: str, config: Path, overrides: dict[str
     try:
         entry = {**load_entry(config, env_id), **overrides}
         if algo in zoo.ALGOS:
-            validate_entry(entry, env_id, config, overrides)
+            validate_entry(entry, env_id, config, overrides, zoo.ALGOS[algo].algorithm)
     except ConfigError as e:
         raise GridError(f"Algo {algo!r}: {e}") from e
     if "n_timesteps" not in entry:
@@ -304,15 +304,18 @@ def load_checked_entry(algo: str, env_id: str, config: Path, overrides: dict[str
 
 def budget_of(env_id: str, n_timesteps: int | None, entries: list[dict[str, Any]]) -> int:
     """
-    The step budget of an env, the same for every algo.
+    The step budget of an env, the same for every algo: ``--n-timesteps`` when given; else, for a single algo (a
+    measurement of one config), its entry's own ``n_timesteps``, as ``train`` would use; else
+    :data:`DEFAULT_BUDGETS`, or the largest ``n_timesteps`` of the compared algos' entries for another env.
 
     :param env_id: Gymnasium env id
-    :param n_timesteps: ``--n-timesteps`` (wins when given)
-    :param entries: The compared algos' config entries for the env (their largest ``n_timesteps`` is the budget of
-        an env without a :data:`DEFAULT_BUDGETS` entry)
+    :param n_timesteps: ``--n-timesteps``
+    :param entries: The compared algos' config entries for the env
     """
     if n_timesteps is not None:
         return n_timesteps
+    if len(entries) == 1:
+        return int(entries[0]["n_timesteps"])
     return DEFAULT_BUDGETS.get(env_id) or max(int(entry["n_timesteps"]) for entry in entries)
 
 

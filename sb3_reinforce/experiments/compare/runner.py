@@ -586,11 +586,15 @@ class WorkerProcess:
         if self.alive:
             self.process.send_signal(signal.SIGINT)
 
-    def close(self, timeout: float = 30) -> int:
-        """Close its stdin (an idle worker then exits), wait for it (kill it after ``timeout`` s); its exit code."""
+    def end_input(self) -> None:
+        """Close its stdin: an idle worker then exits."""
         with contextlib.suppress(OSError):
             assert self.process.stdin is not None
             self.process.stdin.close()
+
+    def close(self, timeout: float = 30) -> int:
+        """Close its stdin, wait for it (kill it after ``timeout`` s); its exit code."""
+        self.end_input()
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -614,10 +618,12 @@ class Launcher:
         self.lock = threading.Lock()
 
     def _take(self) -> WorkerProcess | None:
-        """An idle worker, or a new one; None when stopping."""
+        """An idle worker that is still alive, or a new one; None when stopping."""
         with self.lock:
             if self.stopping.is_set():
                 return None
+            while self.idle and not self.idle[-1].alive:  # died while idle (killed): never hand it a run
+                self.idle.pop().close()
             worker = self.idle.pop() if self.idle else WorkerProcess(self.log)
             self.busy.add(worker)
             return worker
@@ -684,9 +690,11 @@ class Launcher:
             worker.close()
 
     def close(self) -> None:
-        """Let the idle workers exit."""
+        """Let the idle workers exit (all at once) and wait for them."""
         with self.lock:
             workers, self.idle = self.idle, []
+        for worker in workers:
+            worker.end_input()
         for worker in workers:
             worker.close()
 
