@@ -50,6 +50,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from torch import nn
 
+from sb3_reinforce.common.episodic import TRAIN_CHUNK_STEPS, EpisodicPolicyGradient
 from sb3_reinforce.reinforce import REINFORCE
 from sb3_reinforce.zoo.config import load_entry
 
@@ -418,22 +419,32 @@ def fill_synthetic_batch(model: REINFORCE, n_steps: int, seed: int = 0) -> int:
     return per_env * n_envs
 
 
-def synthetic_model(n_steps: int, seed: int = 0) -> REINFORCE:
+def synthetic_model(
+    n_steps: int,
+    seed: int = 0,
+    algorithm: type[EpisodicPolicyGradient] = REINFORCE,
+    policy: str = "MlpPolicy",
+    **kwargs: Any,
+) -> EpisodicPolicyGradient:
     """
-    A REINFORCE model (default arguments but ``n_episodes`` and ``max_rollout_steps``) sized for a synthetic
-    batch of ``n_steps`` steps (see :func:`fill_synthetic_batch`).
+    A model (default arguments but ``n_episodes`` and ``max_rollout_steps``) sized for a synthetic batch of
+    ``n_steps`` steps (see :func:`fill_synthetic_batch`).
 
     :param n_steps: Steps of the batch, a multiple of ``N_ENVS``
     :param seed: Seed of the model
+    :param algorithm: The algorithm (REINFORCE, RecurrentREINFORCE, ...)
+    :param policy: Its policy alias
+    :param kwargs: More arguments for the algorithm
     """
     per_env = max(1, n_steps // N_ENVS // SYNTHETIC_EPISODE_LENGTH)
-    model = REINFORCE(
-        "MlpPolicy",
+    model = algorithm(
+        policy,
         make_env(seed),
         n_episodes=per_env * N_ENVS,
         max_rollout_steps=n_steps,
         seed=seed,
         device="cpu",
+        **kwargs,
     )
     model.set_logger(configure(folder=None, format_strings=[]))  # train() records to the logger
     return model
@@ -460,9 +471,12 @@ def _rss_kib(field: str) -> int | None:
     return None
 
 
-def measure_train(sizes: Sequence[int], repeats: int = 3, seed: int = 0) -> list[dict[str, Any]]:
+def measure_train(
+    sizes: Sequence[int], repeats: int = 3, seed: int = 0, make_model: Callable[[int, int], Any] = synthetic_model
+) -> list[dict[str, Any]]:
     """
-    Time and peak memory of one ``train()`` call of REINFORCE on synthetic CartPole batches.
+    Time and peak memory of one ``train()`` call of REINFORCE (or the model ``make_model`` builds) on synthetic
+    CartPole batches.
 
     The time is the median of ``repeats`` calls on the same batch (each call takes a gradient step, so the
     parameters differ between calls, not the work). The memory is measured in one more call: ``tracemalloc``
@@ -473,13 +487,14 @@ def measure_train(sizes: Sequence[int], repeats: int = 3, seed: int = 0) -> list
     :param sizes: Batch sizes in env steps (multiples of ``N_ENVS``)
     :param repeats: Timed calls per size
     :param seed: Seed of the models and the data
+    :param make_model: (batch steps, seed) -> a model sized for the batch (see :func:`synthetic_model`)
     :return: per size: steps, episodes, median seconds, microseconds per step, tracemalloc peak bytes,
         peak RSS growth in bytes and the process's peak RSS in bytes (None when they cannot be measured;
         the process's peak is since the reset of the record, else since the process started)
     """
     rows = []
     for n_steps in sizes:
-        model = synthetic_model(n_steps, seed)
+        model = make_model(n_steps, seed)
         n_episodes = fill_synthetic_batch(model, n_steps, seed)
         model.train()  # warm-up (first-call allocations)
         times = []
@@ -649,7 +664,6 @@ def recurrent_section(steps: int, repeats: int, verbose: bool = False, sizes: Se
         [
             f"{row['steps']:,}",
             f"{row['episodes']:,}",
-            f"{row['chunk_steps']:,}",
             f"{row['seconds']:.3f}",
             f"{row['us_per_step']:.1f}",
             "-" if row["rss_growth_bytes"] is None else _mib(row["rss_growth_bytes"]),
@@ -657,11 +671,12 @@ def recurrent_section(steps: int, repeats: int, verbose: bool = False, sizes: Se
         for row in rows
     ]
     caption = (
-        f"One `train()` of RecurrentREINFORCE (LSTM {bench_recurrent.LSTM_SIZE}) on synthetic CartPole batches "
-        "(median time; growth of the process's peak resident memory during one more call):"
+        f"One `train()` of RecurrentREINFORCE (LSTM {bench_recurrent.LSTM_SIZE}, chunks of whole episodes of at most "
+        f"{TRAIN_CHUNK_STEPS:,} steps) on synthetic CartPole batches (median time; growth of the process's peak "
+        "resident memory during one more call):"
     )
-    header = ["total episode steps", "episodes", "chunk bound", "seconds", "us/step", "peak RSS growth"]
-    memory = markdown_table(header, "rrrrrr", memory_rows, caption)
+    header = ["total episode steps", "episodes", "seconds", "us/step", "peak RSS growth"]
+    memory = markdown_table(header, "rrrrr", memory_rows, caption)
     return f"{bench_recurrent.ENV_ID}, {bench_recurrent.N_ENVS} envs.\n\n{table}\n\n{memory}"
 
 

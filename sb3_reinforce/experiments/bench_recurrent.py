@@ -14,8 +14,6 @@ RecurrentREINFORCE's speed and training memory (``python -m sb3_reinforce.bench 
 
 from __future__ import annotations
 
-import gc
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -26,14 +24,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_reinforce import RecurrentREINFORCE
-from sb3_reinforce.experiments.bench import (
-    N_ENVS,
-    SYNTHETIC_EPISODE_LENGTH,
-    _peak_rss_reset,
-    _rss_kib,
-    fill_synthetic_batch,
-    make_env,
-)
+from sb3_reinforce.experiments.bench import N_ENVS, measure_train, synthetic_model
 
 ENV_ID = "CartPoleNoVel-v1"
 LSTM_SIZE = 64
@@ -79,53 +70,21 @@ RUNNERS: dict[str, RunFn] = {
 }
 
 
+def synthetic_recurrent_model(n_steps: int, seed: int = 0) -> RecurrentREINFORCE:
+    """A RecurrentREINFORCE model (LSTM ``LSTM_SIZE``) sized for a synthetic batch (:func:`bench.synthetic_model`)."""
+    kwargs = dict(lstm_hidden_size=LSTM_SIZE)
+    return synthetic_model(n_steps, seed, RecurrentREINFORCE, "MlpLstmPolicy", policy_kwargs=kwargs)  # type: ignore[return-value]
+
+
 def measure_recurrent_train(
     sizes: Sequence[int] = DEFAULT_MEMORY_STEPS, repeats: int = 3, seed: int = 0
 ) -> list[dict[str, Any]]:
     """
-    Time and peak memory of one ``train()`` call of RecurrentREINFORCE on synthetic CartPole batches.
+    Time and peak memory of one ``train()`` call of RecurrentREINFORCE on synthetic CartPole batches
+    (:func:`sb3_reinforce.experiments.bench.measure_train`).
 
     :param sizes: Total steps of the batch's episodes (multiples of ``N_ENVS``)
     :param repeats: Timed calls per size (median)
     :param seed: Seed of the model and the data
-    :return: per size: steps, episodes, chunk size, median seconds, microseconds per step, peak RSS growth in bytes
-        (None where Linux does not let the peak be reset)
     """
-    rows = []
-    for n_steps in sizes:
-        per_env = max(1, n_steps // N_ENVS // SYNTHETIC_EPISODE_LENGTH)
-        model = RecurrentREINFORCE(
-            "MlpLstmPolicy",
-            make_env(seed),
-            n_episodes=per_env * N_ENVS,
-            max_rollout_steps=n_steps,
-            seed=seed,
-            policy_kwargs=dict(lstm_hidden_size=LSTM_SIZE),
-            device="cpu",
-        )
-        model.set_logger(configure(folder=None, format_strings=[]))
-        n_episodes = fill_synthetic_batch(model, n_steps, seed)  # type: ignore[arg-type]
-        model.train()  # warm-up
-        times = []
-        for _ in range(repeats):
-            gc.collect()
-            start = time.perf_counter()
-            model.train()
-            times.append(time.perf_counter() - start)
-        gc.collect()
-        rss_before = _rss_kib("VmRSS") if _peak_rss_reset() else None
-        model.train()
-        rss_peak = _rss_kib("VmHWM")
-        seconds = statistics.median(times)
-        rows.append(
-            {
-                "steps": n_steps,
-                "episodes": n_episodes,
-                "chunk_steps": model.train_chunk_steps,
-                "seconds": seconds,
-                "us_per_step": 1e6 * seconds / n_steps,
-                "rss_growth_bytes": None if rss_before is None or rss_peak is None else 1024 * (rss_peak - rss_before),
-            }
-        )
-        del model
-    return rows
+    return measure_train(sizes, repeats, seed, make_model=synthetic_recurrent_model)
