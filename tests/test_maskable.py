@@ -175,3 +175,22 @@ def test_masking_learns_what_unmasked_reinforce_cannot_in_the_same_budget():
         np.random.seed(1)
         scores[use_masking], _ = evaluate_policy(model, model.get_env(), n_eval_episodes=10, use_masking=use_masking)
     assert scores[True] > 40 and scores[True] > 2.5 * scores[False], scores
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(reward_to_go=True, baseline="loo"),
+        dict(baseline="mean", normalize_advantage=True),
+        dict(baseline="value", reward_to_go=True, gamma=0.9),
+        dict(ent_coef=0.01, max_grad_norm=0.5),
+    ],
+)
+@pytest.mark.parametrize("action_space", [spaces.Discrete(4), spaces.MultiDiscrete([3, 4])])
+def test_every_option_trains_under_masks(action_space, kwargs):
+    model, recorders = make_model(action_space, **kwargs)
+    model.learn(300)  # MaskedToyEnv asserts that no invalid action ever reaches it
+    assert all(th.isfinite(p).all() for p in model.policy.parameters())
+    entropy = model.logger.name_to_value.get("train/entropy")
+    assert entropy is None or np.isfinite(entropy)
+    assert sum(len(r.finished_episodes()) for r in recorders) >= 4
