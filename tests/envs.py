@@ -149,3 +149,23 @@ class ActionReward(gym.Wrapper):
     def step(self, action):
         obs, _, terminated, truncated, info = self.env.step(action)
         return obs, float(np.sum(action)), terminated, truncated, info
+
+
+def recorded_envs(make_env: Any, n_envs: int) -> tuple[Any, list[Recorder]]:
+    """``n_envs`` envs made by ``make_env()``, each wrapped in a :class:`Recorder`, in a ``DummyVecEnv``."""
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    recorders = [Recorder(make_env()) for _ in range(n_envs)]
+    return DummyVecEnv([lambda r=r: r for r in recorders]), recorders
+
+
+def selected_episodes(recorders: list[Recorder], n_episodes: int) -> list[dict[str, list]]:
+    """The length-independent rule: env e contributes its first n // n_envs (+1 for e < n % n_envs) episodes."""
+    n_envs = len(recorders)
+    selected = []
+    for e, recorder in enumerate(recorders):
+        quota = n_episodes // n_envs + (1 if e < n_episodes % n_envs else 0)
+        episodes = recorder.finished_episodes()[:quota]
+        assert len(episodes) == quota
+        selected += episodes
+    return selected

@@ -10,12 +10,11 @@ from gymnasium import spaces
 from sb3_contrib.common.envs import InvalidActionEnvDiscrete
 from sb3_contrib.common.maskable.evaluation import evaluate_policy
 from sb3_contrib.common.wrappers import ActionMasker
-from stable_baselines3.common.vec_env import DummyVecEnv
 
 from sb3_reinforce import REINFORCE, MaskableREINFORCE
 from sb3_reinforce.common.checks import ArgumentTypeError
 from sb3_reinforce.common.policies import MaskableReinforcePolicy, ReinforcePolicy
-from tests.envs import Recorder, ToyEnv
+from tests.envs import ToyEnv, recorded_envs, selected_episodes
 
 LR = 0.05
 
@@ -48,22 +47,12 @@ class MaskedToyEnv(ToyEnv):
 
 
 def make_model(action_space, n_envs=2, n_episodes=4, seed=3, **kwargs):
-    recorders = [Recorder(MaskedToyEnv(action_space)) for _ in range(n_envs)]
-    venv = DummyVecEnv([lambda r=r: r for r in recorders])
+    venv, recorders = recorded_envs(lambda: MaskedToyEnv(action_space), n_envs)
     policy_kwargs = dict(net_arch=[], optimizer_class=th.optim.SGD, ortho_init=False)
     model = MaskableREINFORCE(
         "MlpPolicy", venv, learning_rate=LR, n_episodes=n_episodes, seed=seed, policy_kwargs=policy_kwargs, **kwargs
     )
     return model, recorders
-
-
-def selected_episodes(recorders, n_episodes):
-    n_envs = len(recorders)
-    selected = []
-    for e, recorder in enumerate(recorders):
-        quota = n_episodes // n_envs + (1 if e < n_episodes % n_envs else 0)
-        selected += recorder.finished_episodes()[:quota]
-    return selected
 
 
 def params(model):

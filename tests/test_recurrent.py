@@ -17,30 +17,20 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from sb3_reinforce import RecurrentREINFORCE
 from sb3_reinforce.common.recurrent_policies import RecurrentReinforcePolicy, run_episodes, step_lstm
 from sb3_reinforce.common.returns import rewards_to_go
-from tests.envs import Recorder, ToyEnv
-from tests.test_exact_gradient import z_scores
+from tests.envs import ToyEnv, recorded_envs, selected_episodes
+from tests.test_exact_gradient import sample_estimates, z_scores
 
 LR = 0.05
 HIDDEN = 4
 
 
 def make_model(action_space=None, n_envs=2, n_episodes=4, seed=3, **kwargs):
-    recorders = [Recorder(ToyEnv(action_space)) for _ in range(n_envs)]
-    venv = DummyVecEnv([lambda r=r: r for r in recorders])
+    venv, recorders = recorded_envs(lambda: ToyEnv(action_space), n_envs)
     policy_kwargs = dict(net_arch=[], lstm_hidden_size=HIDDEN, optimizer_class=th.optim.SGD, ortho_init=False)
     model = RecurrentREINFORCE(
         "MlpLstmPolicy", venv, learning_rate=LR, n_episodes=n_episodes, seed=seed, policy_kwargs=policy_kwargs, **kwargs
     )
     return model, recorders
-
-
-def selected_episodes(recorders, n_episodes):
-    n_envs = len(recorders)
-    selected = []
-    for e, recorder in enumerate(recorders):
-        quota = n_episodes // n_envs + (1 if e < n_episodes % n_envs else 0)
-        selected += recorder.finished_episodes()[:quota]
-    return selected
 
 
 def hand_log_probs(p: dict[str, th.Tensor], observations: np.ndarray, actions: np.ndarray, discrete: bool) -> th.Tensor:
@@ -163,16 +153,7 @@ def test_average_estimate_matches_exact_gradient_of_a_pomdp(kwargs):
     model = RecurrentREINFORCE("MlpLstmPolicy", venv, n_episodes=4, seed=0, policy_kwargs=policy_kwargs, **kwargs)
     params = list(model.policy.parameters())
     exact = np.concatenate([g.flatten().numpy() for g in th.autograd.grad(CueMDP.expected_return(model.policy), params)])
-    initial = [p.detach().clone() for p in params]
-    _, callback = model._setup_learn(10**9, None)
-    estimates = np.empty((2000, len(exact)))
-    for k in range(len(estimates)):
-        assert model.collect_rollouts(model.env, callback, None, 0)
-        model.train()
-        estimates[k] = -np.concatenate([p.grad.flatten().numpy() for p in params])
-        with th.no_grad():
-            for p, p0 in zip(params, initial):
-                p.copy_(p0)
+    estimates = sample_estimates(model, 2000)
     # Coordinates whose every estimate is 0 (e.g. the forget gate's input weights: the cue arrives while c = 0)
     constant = estimates.std(axis=0) == 0
     np.testing.assert_allclose(exact[constant], estimates[0, constant], atol=1e-7)

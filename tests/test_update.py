@@ -9,35 +9,21 @@ import pytest
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.vec_env import DummyVecEnv
 
 import sb3_reinforce.common.episodic as episodic_module
 from sb3_reinforce import REINFORCE
-from tests.envs import Recorder, ToyEnv
+from tests.envs import ToyEnv, recorded_envs, selected_episodes
 
 LR = 0.05
 
 
 def make_model(action_space=None, n_envs=2, n_episodes=5, net_arch=(), seed=3, **kwargs):
-    recorders = [Recorder(ToyEnv(action_space)) for _ in range(n_envs)]
-    venv = DummyVecEnv([lambda r=r: r for r in recorders])
+    venv, recorders = recorded_envs(lambda: ToyEnv(action_space), n_envs)
     policy_kwargs = dict(net_arch=list(net_arch), optimizer_class=th.optim.SGD, ortho_init=False)
     model = REINFORCE(
         "MlpPolicy", venv, learning_rate=LR, n_episodes=n_episodes, seed=seed, policy_kwargs=policy_kwargs, **kwargs
     )
     return model, recorders
-
-
-def selected_episodes(recorders, n_episodes):
-    """The length-independent rule: env e contributes its first n // n_envs (+1 for e < n % n_envs) episodes."""
-    n_envs = len(recorders)
-    selected = []
-    for e, recorder in enumerate(recorders):
-        quota = n_episodes // n_envs + (1 if e < n_episodes % n_envs else 0)
-        episodes = recorder.finished_episodes()[:quota]
-        assert len(episodes) == quota
-        selected += episodes
-    return selected
 
 
 def params(model):
