@@ -173,3 +173,16 @@ def test_rollout_stopped_by_a_callback_restarts_the_envs_next_time():
     second = [ep for ep in recorders[0].episodes[n_before:] if ep["done"]][:3]
     np.testing.assert_array_equal(batch.lengths, [len(ep["rewards"]) for ep in second])
     np.testing.assert_allclose(batch.observations[0], second[0]["obs"][0])
+
+
+def test_variance_diagnostic_is_taken_before_clipping():
+    """clip_grad_norm_ scales the gradient in place: the diagnostic must read the unclipped estimate."""
+    logged = []
+    for max_grad_norm in (None, 1e-6):
+        model, _ = make_model(n_envs=2, n_episodes=6, max_grad_norm=max_grad_norm)
+        model.learn(1)
+        logged.append(
+            {key: model.logger.name_to_value[key] for key in ("train/grad_variance", "train/grad_snr", "train/grad_norm")}
+        )
+    assert logged[0] == pytest.approx(logged[1], rel=1e-6)
+    assert logged[0]["train/grad_variance"] > 0
