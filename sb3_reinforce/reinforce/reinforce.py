@@ -15,7 +15,7 @@ SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
 class REINFORCE(EpisodicPolicyGradient):
     """
-    REINFORCE (Williams, 1992): the Monte Carlo score-function policy gradient.
+    REINFORCE (1992): the Monte Carlo score-function policy gradient.
 
     Paper: https://doi.org/10.1007/BF00992696 ("Simple statistical gradient-following algorithms for
     connectionist reinforcement learning", Machine Learning 8, 229-256)
