@@ -8,7 +8,7 @@ written once, in :class:`EpisodicPolicyGradient`; the public algorithms only pic
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch as th
@@ -17,7 +17,7 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
@@ -25,8 +25,6 @@ from sb3_reinforce.common.buffers import EpisodeBatch, EpisodeBuffer, default_ma
 from sb3_reinforce.common.checks import UnsupportedSpaceError, check_hyperparameters, check_policy
 from sb3_reinforce.common.policies import ReinforcePolicy
 from sb3_reinforce.common.returns import episode_returns, rewards_to_go, step_weights
-
-SelfEpisodicPolicyGradient = TypeVar("SelfEpisodicPolicyGradient", bound="EpisodicPolicyGradient")
 
 
 class NonFiniteError(ValueError, FloatingPointError):
@@ -315,13 +313,9 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             return obs_as_tensor({key: value[start:end] for key, value in observations.items()}, self.device)
         return obs_as_tensor(observations[start:end], self.device)
 
-    def _train_chunk_steps(self) -> int:
-        """Most steps in one forward/backward pass of ``train()``."""
-        return TRAIN_CHUNK_STEPS
-
     def _chunks(self, lengths: np.ndarray, offset: int = 0) -> list[Chunk]:
         """Chunks of consecutive episodes (the given ``lengths``, starting at step ``offset``), see :func:`episode_chunks`."""
-        return episode_chunks(lengths, self._train_chunk_steps(), offset)
+        return episode_chunks(lengths, TRAIN_CHUNK_STEPS, offset)
 
     def _evaluate_chunk(
         self, batch: EpisodeBatch, actions: th.Tensor, chunk: Chunk
@@ -333,11 +327,14 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         masks = th.as_tensor(batch.action_masks[chunk.start : chunk.end], device=self.device)  # each step's masks
         return self.policy.evaluate_actions(obs, actions[chunk.start : chunk.end], masks)  # type: ignore[call-arg]
 
+    def _chunk_values(self, batch: EpisodeBatch, chunk: Chunk) -> th.Tensor:
+        """V(s) for the steps of one chunk (``baseline="value"``)."""
+        return self.policy.predict_values(self._obs_slice(batch.observations, chunk.start, chunk.end))
+
     def _predict_values(self, batch: EpisodeBatch) -> np.ndarray:
-        actions = th.as_tensor(batch.actions, device=self.device)
         with th.no_grad():
-            values = [self._evaluate_chunk(batch, actions, chunk)[0] for chunk in self._chunks(batch.lengths)]
-        return np.concatenate([v.flatten().cpu().numpy() for v in values if v is not None])
+            values = [self._chunk_values(batch, chunk) for chunk in self._chunks(batch.lengths)]
+        return np.concatenate([v.flatten().cpu().numpy() for v in values])
 
     def policy_gradient_pass(self, batch: EpisodeBatch, weights: np.ndarray, targets: np.ndarray | None) -> GradientPass:
         """
@@ -456,21 +453,3 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         if values is not None and targets is not None:
             self.logger.record("train/value_loss", result.value_loss)
             self.logger.record("train/explained_variance", float(explained_variance(values, targets)))
-
-    def learn(
-        self: SelfEpisodicPolicyGradient,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        log_interval: int = 1,
-        tb_log_name: str = "EpisodicPolicyGradient",
-        reset_num_timesteps: bool = True,
-        progress_bar: bool = False,
-    ) -> SelfEpisodicPolicyGradient:
-        return super().learn(
-            total_timesteps=total_timesteps,
-            callback=callback,
-            log_interval=log_interval,
-            tb_log_name=tb_log_name,
-            reset_num_timesteps=reset_num_timesteps,
-            progress_bar=progress_bar,
-        )

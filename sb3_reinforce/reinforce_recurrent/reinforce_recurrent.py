@@ -138,9 +138,6 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
         actions, self._last_lstm_states = self.policy.sample_actions(obs, self._last_lstm_states, starts)
         return actions
 
-    def _train_chunk_steps(self) -> int:
-        return self.train_chunk_steps
-
     def _chunks(self, lengths: np.ndarray, offset: int = 0) -> list[Chunk]:
         try:
             return episode_chunks(lengths, self.train_chunk_steps, offset, split_episodes=False)
@@ -149,6 +146,11 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
                 f"{e}: the LSTM needs each episode whole in train(). Raise train_chunk_steps "
                 f"(now {self.train_chunk_steps}) or put a shorter time limit on the env."
             ) from e
+
+    def _chunk_values(self, batch: EpisodeBatch, chunk: Chunk) -> th.Tensor:
+        assert chunk.lengths is not None  # chunks of whole episodes
+        obs = self._obs_slice(batch.observations, chunk.start, chunk.end)
+        return self.policy.predict_values(obs, chunk.lengths)
 
     def _evaluate_chunk(
         self, batch: EpisodeBatch, actions: th.Tensor, chunk: Chunk
