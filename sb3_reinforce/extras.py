@@ -11,9 +11,10 @@ import importlib.util
 import sys
 
 # extra -> modules it must provide (import names)
+ZOO_MODULES = ("rl_zoo3", "optuna", "yaml", "tensorboard")
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "zoo": ("rl_zoo3", "optuna", "yaml", "tensorboard"),
-    "compare": ("rl_zoo3", "optuna", "yaml", "tensorboard", "wandb", "pandas", "scipy", "matplotlib", "rliable"),
+    "zoo": ZOO_MODULES,
+    "compare": (*ZOO_MODULES, "wandb", "pandas", "scipy", "matplotlib", "rliable"),  # compare includes zoo
 }
 
 

@@ -141,7 +141,8 @@ def make_zoo_model(algo: str, seed: int, device: str = "cpu") -> A2C | PPO:
     return algo_class(policy, make_env(seed), seed=seed, device=device, **hyperparams)
 
 
-def _timed_learn(model: BaseAlgorithm, steps: int) -> tuple[int, float]:
+def timed_learn(model: BaseAlgorithm, steps: int) -> tuple[int, float]:
+    """``model.learn(steps)``: the env steps taken and the seconds it took."""
     start = time.perf_counter()
     model.learn(total_timesteps=steps)
     return model.num_timesteps, time.perf_counter() - start
@@ -149,17 +150,17 @@ def _timed_learn(model: BaseAlgorithm, steps: int) -> tuple[int, float]:
 
 def run_reinforce(steps: int, seed: int, device: str = "cpu") -> tuple[int, float]:
     """REINFORCE with its default arguments: ``learn(steps)``. Returns (env steps taken, seconds)."""
-    return _timed_learn(REINFORCE("MlpPolicy", make_env(seed), seed=seed, device=device), steps)
+    return timed_learn(REINFORCE("MlpPolicy", make_env(seed), seed=seed, device=device), steps)
 
 
 def run_a2c(steps: int, seed: int, device: str = "cpu") -> tuple[int, float]:
     """A2C with rl-zoo's config: ``learn(steps)``. Returns (env steps taken, seconds)."""
-    return _timed_learn(make_zoo_model("a2c", seed, device), steps)
+    return timed_learn(make_zoo_model("a2c", seed, device), steps)
 
 
 def run_ppo(steps: int, seed: int, device: str = "cpu") -> tuple[int, float]:
     """PPO with rl-zoo's config: ``learn(steps)``. Returns (env steps taken, seconds)."""
-    return _timed_learn(make_zoo_model("ppo", seed, device), steps)
+    return timed_learn(make_zoo_model("ppo", seed, device), steps)
 
 
 def run_sb3_rollout(steps: int, seed: int, device: str = "cpu") -> tuple[int, float]:

@@ -14,19 +14,17 @@ The candidates are interleaved and each measurement starts from a fresh model an
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from sb3_contrib import MaskablePPO
-from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_reinforce import REINFORCE, MaskableREINFORCE
+from sb3_reinforce.experiments.bench import timed_learn
 
 N_ACTIONS = 20
 N_ENVS = 8
@@ -74,23 +72,16 @@ def make_masked_env(seed: int) -> VecEnv:
     return make_vec_env(MaskedIdentityEnv, n_envs=N_ENVS, seed=seed)
 
 
-def _timed(model: BaseAlgorithm, steps: int, **learn_kwargs: bool) -> tuple[int, float]:
-    model.set_logger(configure(None, [""]))
-    start = time.perf_counter()
-    model.learn(steps, **learn_kwargs)  # type: ignore[arg-type]
-    return model.num_timesteps, time.perf_counter() - start
-
-
 def run_masked_reinforce(steps: int, seed: int) -> tuple[int, float]:
-    return _timed(MaskableREINFORCE("MlpPolicy", make_masked_env(seed), seed=seed, device="cpu"), steps)
+    return timed_learn(MaskableREINFORCE("MlpPolicy", make_masked_env(seed), seed=seed, device="cpu"), steps)
 
 
 def run_masked_ppo(steps: int, seed: int) -> tuple[int, float]:
-    return _timed(MaskablePPO("MlpPolicy", make_masked_env(seed), seed=seed, device="cpu"), steps)
+    return timed_learn(MaskablePPO("MlpPolicy", make_masked_env(seed), seed=seed, device="cpu"), steps)
 
 
 def run_reinforce(steps: int, seed: int) -> tuple[int, float]:
-    return _timed(REINFORCE("MlpPolicy", make_masked_env(seed), seed=seed, device="cpu"), steps)
+    return timed_learn(REINFORCE("MlpPolicy", make_masked_env(seed), seed=seed, device="cpu"), steps)
 
 
 RunFn = Callable[[int, int], tuple[int, float]]

@@ -14,17 +14,15 @@ RecurrentREINFORCE's speed and training memory (``python -m sb3_reinforce.bench 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_reinforce import RecurrentREINFORCE
-from sb3_reinforce.experiments.bench import N_ENVS, measure_train, synthetic_model
+from sb3_reinforce.experiments.bench import N_ENVS, measure_train, synthetic_model, timed_learn
 
 ENV_ID = "CartPoleNoVel-v1"
 LSTM_SIZE = 64
@@ -44,23 +42,18 @@ def make_novel_env(seed: int) -> VecEnv:
     return make_vec_env(ENV_ID, n_envs=N_ENVS, seed=seed)
 
 
-def _timed(model: Any, steps: int) -> tuple[int, float]:
-    model.set_logger(configure(None, [""]))
-    start = time.perf_counter()
-    model.learn(steps)
-    return model.num_timesteps, time.perf_counter() - start
-
-
 def run_recurrent_reinforce(steps: int, seed: int) -> tuple[int, float]:
     kwargs = dict(lstm_hidden_size=LSTM_SIZE)
-    return _timed(
+    return timed_learn(
         RecurrentREINFORCE("MlpLstmPolicy", make_novel_env(seed), seed=seed, policy_kwargs=kwargs, device="cpu"), steps
     )
 
 
 def run_recurrent_ppo(steps: int, seed: int) -> tuple[int, float]:
     kwargs = dict(lstm_hidden_size=LSTM_SIZE)
-    return _timed(RecurrentPPO("MlpLstmPolicy", make_novel_env(seed), seed=seed, policy_kwargs=kwargs, device="cpu"), steps)
+    return timed_learn(
+        RecurrentPPO("MlpLstmPolicy", make_novel_env(seed), seed=seed, policy_kwargs=kwargs, device="cpu"), steps
+    )
 
 
 RunFn = Callable[[int, int], tuple[int, float]]
