@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch as th
 from gymnasium import spaces
+from sb3_contrib.common.maskable.distributions import MaskableCategorical, make_masked_proba_distribution
 from stable_baselines3.common.distributions import (
     CategoricalDistribution,
     DiagGaussianDistribution,
@@ -292,8 +293,6 @@ class MaskableReinforcePolicy(ReinforcePolicy):
     """
 
     def _make_action_dist(self, action_space: spaces.Space) -> Any:
-        from sb3_contrib.common.maskable.distributions import make_masked_proba_distribution
-
         if not isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)):
             raise ArgumentTypeError(
                 "env", f"Action masking supports Discrete, MultiDiscrete and MultiBinary action spaces, got {action_space}"
@@ -325,7 +324,7 @@ class MaskableReinforcePolicy(ReinforcePolicy):
         if isinstance(self.action_space, spaces.Discrete):
             logits = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
             if action_masks is not None:  # invalid logits -> -1e8, as sb3-contrib's MaskableCategorical does
-                valid = th.from_numpy(np.asarray(action_masks, dtype=bool)).to(logits.device).reshape(logits.shape)
+                valid = th.from_numpy(np.asarray(action_masks, dtype=bool).reshape(logits.shape)).to(logits.device)
                 logits = th.where(valid, logits, MASKED_LOGIT)
             return th.multinomial(th.softmax(logits, dim=-1), 1).squeeze(-1)
         return self.get_distribution(obs, action_masks).get_actions()
@@ -341,8 +340,14 @@ class MaskableReinforcePolicy(ReinforcePolicy):
         :param action_masks: The masks the actions were chosen under; None for no masking
         :return: V(s) (None without a value head), log pi(a|s, mask) and the entropy over the valid actions
         """
-        distribution = self.get_distribution(obs, action_masks)
         values = self.predict_values(obs) if self.use_value_net else None
+        if isinstance(self.action_space, spaces.Discrete) and action_masks is not None:
+            # sb3-contrib's MaskableCategorical built once on the logits and masks (get_distribution builds it, then
+            # rebuilds it in apply_masking); the stored actions and masks need no argument validation.
+            logits = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
+            masked = MaskableCategorical(logits=logits, masks=action_masks, validate_args=False)
+            return values, masked.log_prob(actions), masked.entropy()
+        distribution = self.get_distribution(obs, action_masks)
         return values, distribution.log_prob(actions), distribution.entropy()
 
     def forward(self, obs: th.Tensor, deterministic: bool = False, action_masks: np.ndarray | None = None) -> th.Tensor:
