@@ -85,6 +85,8 @@ def check_hyperparameters(
     reward_to_go: Any = False,
     baseline: Any = None,
     normalize_advantage: Any = False,
+    normalize_returns: Any = False,
+    noise_scaled_lr: Any = False,
     ent_coef: Any = 0.0,
     vf_coef: Any = 0.5,
     max_grad_norm: Any = None,
@@ -106,6 +108,10 @@ def check_hyperparameters(
     _check_number("gamma", gamma, "a number in [0, 1]", lambda x: 0.0 <= x <= 1.0)
     _check_flag("reward_to_go", reward_to_go)
     _check_flag("normalize_advantage", normalize_advantage)
+    _check_flag("normalize_returns", normalize_returns)
+    _check_flag("noise_scaled_lr", noise_scaled_lr)
+    if noise_scaled_lr and n_episodes < 2:
+        raise ArgumentError("noise_scaled_lr", f"noise_scaled_lr needs n_episodes >= 2, got n_episodes={n_episodes}")
     if not (baseline is None or isinstance(baseline, str)) or baseline not in BASELINES:
         raise ArgumentError("baseline", f"baseline must be one of {list(BASELINES)}, got {baseline!r}")
     if baseline == "loo" and n_episodes < 2:

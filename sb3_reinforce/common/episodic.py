@@ -17,6 +17,7 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
@@ -24,7 +25,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from sb3_reinforce.common.buffers import EpisodeBatch, EpisodeBuffer, default_max_rollout_steps
 from sb3_reinforce.common.checks import UnsupportedSpaceError, check_hyperparameters, check_policy
 from sb3_reinforce.common.policies import ReinforcePolicy
-from sb3_reinforce.common.returns import episode_returns, rewards_to_go, step_weights
+from sb3_reinforce.common.returns import episode_returns, rewards_to_go, step_returns, step_weights
 
 
 class NonFiniteError(ValueError, FloatingPointError):
@@ -106,6 +107,25 @@ def episode_chunks(lengths: np.ndarray, max_steps: int, offset: int = 0, split_e
     return chunks
 
 
+def noise_scaled_lr_factor(pg_norm_sq: float, trace_cov: float) -> float:
+    """
+    The factor ``noise_scaled_lr`` multiplies the learning rate by: the estimated fraction of the squared norm of
+    the gradient estimate g_hat that is signal. Since E||g_hat||^2 = ||grad eta||^2 + tr Cov[g_hat],
+
+        factor = max(0, ||g_hat||^2 - tr Cov[g_hat]) / ||g_hat||^2 ~= 1 / (1 + B_noise / m)
+
+    with B_noise = m tr Cov[g_hat] / ||grad eta||^2 the gradient noise scale of "An Empirical Model of
+    Large-Batch Training" (https://arxiv.org/abs/1812.06162), whose optimal SGD step at batch size m is the
+    noiseless one times this factor. Near an optimum the signal vanishes and so do the steps.
+
+    :param pg_norm_sq: ||g_hat||^2
+    :param trace_cov: The estimate of tr Cov[g_hat] (:func:`estimator_variance`)
+    """
+    if pg_norm_sq <= 0:
+        return 0.0
+    return max(0.0, 1.0 - trace_cov / pg_norm_sq)
+
+
 def estimator_variance(group_sq_norms: float, pg_norm_sq: float, m: int, n_groups: int) -> float:
     """
     Trace of the covariance of the gradient estimate g_hat = sum_g L_g, estimated by batch means: with
@@ -151,6 +171,8 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         reward_to_go: bool = False,
         baseline: str | None = None,
         normalize_advantage: bool = False,
+        normalize_returns: bool = False,
+        noise_scaled_lr: bool = False,
         ent_coef: float = 0.0,
         vf_coef: float = 0.5,
         max_grad_norm: float | None = None,
@@ -171,6 +193,8 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             reward_to_go=reward_to_go,
             baseline=baseline,
             normalize_advantage=normalize_advantage,
+            normalize_returns=normalize_returns,
+            noise_scaled_lr=noise_scaled_lr,
             ent_coef=ent_coef,
             vf_coef=vf_coef,
             max_grad_norm=max_grad_norm,
@@ -209,6 +233,10 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         self.reward_to_go = bool(reward_to_go)
         self.baseline = baseline
         self.normalize_advantage = bool(normalize_advantage)
+        self.normalize_returns = bool(normalize_returns)
+        self.noise_scaled_lr = bool(noise_scaled_lr)
+        # Running mean and variance of the returns (normalize_returns); saved with the model
+        self.return_rms = RunningMeanStd(shape=()) if self.normalize_returns else None
         self.max_rollout_steps = None if max_rollout_steps is None else int(max_rollout_steps)
         self._discarded_steps = 0
         if _init_setup_model:
@@ -272,11 +300,10 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             with th.inference_mode():
                 obs_tensor = obs_as_tensor(self._last_obs, self.device)  # type: ignore[arg-type]
                 actions = self._sample_actions(obs_tensor, action_masks).cpu().numpy()
-            # The env gets actions clipped to its bounds; the buffer keeps the sampled ones for the score function
+            # The env gets actions clipped (or squashed) to its bounds; the score function gets the sampled ones
             clipped_actions = actions
             if isinstance(self.action_space, spaces.Box):
-                shaped = actions.reshape((-1, *self.action_space.shape))
-                clipped_actions = np.clip(shaped, self.action_space.low, self.action_space.high)
+                clipped_actions = self.policy.env_actions(actions.reshape((-1, *self.action_space.shape)))
 
             new_obs, rewards, dones, infos = env.step(clipped_actions)
             self.num_timesteps += env.num_envs
@@ -330,6 +357,19 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
     def _chunk_values(self, batch: EpisodeBatch, chunk: Chunk) -> th.Tensor:
         """V(s) for the steps of one chunk (``baseline="value"``)."""
         return self.policy.predict_values(self._obs_slice(batch.observations, chunk.start, chunk.end))
+
+    def _return_stats(self, returns: np.ndarray) -> tuple[float, float]:
+        """
+        (mu, sigma) that ``normalize_returns`` standardizes this batch's returns with: the running mean and
+        standard deviation sqrt(var + 1e-8) of every return of the previous batches, which do not depend on this
+        batch (its own statistics for the first batch, which has no predecessors).
+
+        :param returns: The returns of this batch's steps (:func:`sb3_reinforce.common.returns.step_returns`)
+        """
+        assert self.return_rms is not None
+        if self.return_rms.count < 1:  # no batch yet (RunningMeanStd starts from a count of 1e-4)
+            return float(returns.mean()), float(np.sqrt(returns.var() + 1e-8))
+        return float(self.return_rms.mean), float(np.sqrt(self.return_rms.var + 1e-8))
 
     def _predict_values(self, batch: EpisodeBatch) -> np.ndarray:
         with th.no_grad():
@@ -402,8 +442,17 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
 
         # Weights of the estimator (and the value targets, with baseline="value")
         values = self._predict_values(batch) if self.baseline == "value" else None
+        raw_returns = step_returns(batch.rewards, batch.lengths, self.gamma, self.reward_to_go)
+        return_stats = self._return_stats(raw_returns) if self.return_rms is not None else None
         weights = step_weights(
-            batch.rewards, batch.lengths, self.gamma, self.reward_to_go, self.baseline, values, self.normalize_advantage
+            batch.rewards,
+            batch.lengths,
+            self.gamma,
+            self.reward_to_go,
+            self.baseline,
+            values,
+            self.normalize_advantage,
+            return_stats,
         )
         returns = episode_returns(batch.rewards, batch.lengths, self.gamma)
         if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(returns))):
@@ -411,7 +460,11 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
                 f"Non-finite episode return or weight (returns: {returns.tolist()[:10]}...): rewards overflow. "
                 "The parameters were not changed."
             )
-        targets = rewards_to_go(batch.rewards, batch.lengths, self.gamma) if values is not None else None
+        targets = None
+        if values is not None:
+            targets = rewards_to_go(batch.rewards, batch.lengths, self.gamma)
+            if return_stats is not None:
+                targets = (targets - return_stats[0]) / return_stats[1]
 
         # Loss and gradient
         self.policy.optimizer.zero_grad()
@@ -430,9 +483,18 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             )
 
         # Optimization step
+        trace_cov = estimator_variance(result.group_sq_norms, pg_norm_sq, m, result.n_groups) if result.n_groups > 1 else None
+        if self.noise_scaled_lr:
+            assert trace_cov is not None  # n_episodes >= 2 is checked
+            lr_factor = noise_scaled_lr_factor(pg_norm_sq, trace_cov)
+            for param_group in self.policy.optimizer.param_groups:
+                param_group["lr"] *= lr_factor
+            self.logger.record("train/lr_factor", lr_factor)
         if self.max_grad_norm is not None:
             th.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
         self.policy.optimizer.step()
+        if self.return_rms is not None:
+            self.return_rms.update(raw_returns)
         self._n_updates += 1
 
         # Logs
@@ -446,8 +508,10 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         self.logger.record("train/discarded_steps", self._discarded_steps)
         self.logger.record("train/return_mean", float(returns.mean()))
         self.logger.record("train/return_std", float(returns.std()))
-        if result.n_groups > 1:
-            trace_cov = estimator_variance(result.group_sq_norms, pg_norm_sq, m, result.n_groups)
+        if return_stats is not None:
+            self.logger.record("train/return_rms_mean", return_stats[0])
+            self.logger.record("train/return_rms_std", return_stats[1])
+        if trace_cov is not None:
             self.logger.record("train/grad_variance", trace_cov)
             self.logger.record("train/grad_snr", pg_norm_sq / trace_cov if trace_cov > 0 else float("inf"))
         if values is not None and targets is not None:

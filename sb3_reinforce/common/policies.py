@@ -60,6 +60,10 @@ class ReinforcePolicy(BasePolicy):
     :param optimizer_kwargs: Additional keyword arguments, excluding the learning rate, to pass to the
         optimizer (default for Adam: ``eps=1e-5``, as in SB3; other optimizers get exactly what is given)
     :param use_value_net: Build a value head V(s) (used by ``baseline="value"``)
+    :param squash_output: ``Box`` actions only: the env gets ``low + (tanh(u) + 1) / 2 * (high - low)`` for the
+        Gaussian sample u instead of u clipped to the bounds. The score function stays grad log pi(u|s) of the
+        Gaussian: the squashing is a fixed map of u, part of the environment as far as the gradient goes (the
+        log-density of tanh(u) differs from that of u by a term without theta). ``predict()`` maps the same way.
     """
 
     def __init__(
@@ -78,7 +82,14 @@ class ReinforcePolicy(BasePolicy):
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
         use_value_net: bool = False,
+        squash_output: bool = False,
     ):
+        if squash_output and not (
+            isinstance(action_space, spaces.Box) and np.all(np.isfinite(action_space.low) & np.isfinite(action_space.high))
+        ):
+            raise ArgumentError(
+                "policy_kwargs", f"squash_output=True needs a Box action space with finite bounds, got {action_space}"
+            )
         if optimizer_kwargs is None:
             optimizer_kwargs = {"eps": 1e-5} if optimizer_class == th.optim.Adam else {}
         super().__init__(
@@ -89,6 +100,7 @@ class ReinforcePolicy(BasePolicy):
             optimizer_class=optimizer_class,
             optimizer_kwargs=optimizer_kwargs,
             normalize_images=normalize_images,
+            squash_output=bool(squash_output),
         )
         if net_arch is None:
             net_arch = [] if features_extractor_class == NatureCNN else [64, 64]
@@ -136,6 +148,7 @@ class ReinforcePolicy(BasePolicy):
                 optimizer_class=self.optimizer_class,
                 optimizer_kwargs=self.optimizer_kwargs,
                 use_value_net=self.use_value_net,
+                squash_output=self.squash_output,
             )
         )
         return data
@@ -254,7 +267,20 @@ class ReinforcePolicy(BasePolicy):
         return self._predict(obs, deterministic=deterministic)
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
-        return self.get_distribution(observation).get_actions(deterministic=deterministic)
+        actions = self.get_distribution(observation).get_actions(deterministic=deterministic)
+        return th.tanh(actions) if self.squash_output else actions  # SB3's predict() rescales squashed actions
+
+    def env_actions(self, actions: np.ndarray) -> np.ndarray:
+        """
+        The ``Box`` actions the env gets for sampled ones: clipped to the bounds, or with ``squash_output``
+        ``low + (tanh(u) + 1) / 2 * (high - low)``. The sampled actions themselves go to the score function.
+
+        :param actions: Sampled actions, shape ``(batch, *action_shape)``
+        """
+        assert isinstance(self.action_space, spaces.Box)
+        if self.squash_output:
+            return self.unscale_action(np.tanh(actions))
+        return np.clip(actions, self.action_space.low, self.action_space.high)
 
 
 class ReinforceCnnPolicy(ReinforcePolicy):

@@ -302,7 +302,7 @@ class RecurrentReinforcePolicy(ReinforcePolicy):
             actions, new_states = self._predict(obs_tensor, states, starts_t, deterministic=deterministic)
         actions_np = actions.cpu().numpy().reshape((-1, *self.action_space.shape))  # type: ignore[misc]
         if isinstance(self.action_space, spaces.Box):
-            actions_np = np.clip(actions_np, self.action_space.low, self.action_space.high)
+            actions_np = self.env_actions(actions_np)
         if not vectorized_env:
             actions_np = actions_np.squeeze(axis=0)
         return actions_np, (new_states[0].cpu().numpy(), new_states[1].cpu().numpy())

@@ -85,6 +85,22 @@ def rewards_to_go(rewards: np.ndarray, lengths: np.ndarray, gamma: float) -> np.
     return out
 
 
+def step_returns(rewards: np.ndarray, lengths: np.ndarray, gamma: float, reward_to_go: bool = False) -> np.ndarray:
+    """
+    The return each step is weighted by before any baseline: ``G_t^i`` (see :func:`rewards_to_go`) with
+    ``reward_to_go``, else the whole episode's ``R(tau_i)`` at each of its steps.
+
+    :param rewards: Rewards of all steps, episodes back to back, shape (N,)
+    :param lengths: Length of each episode, shape (m,)
+    :param gamma: Discount factor in [0, 1]
+    :param reward_to_go: G_t instead of R(tau)
+    :return: shape (N,), float64
+    """
+    if reward_to_go:
+        return rewards_to_go(rewards, lengths, gamma)
+    return np.repeat(episode_returns(rewards, lengths, gamma), np.asarray(lengths, dtype=np.int64))
+
+
 def step_weights(
     rewards: np.ndarray,
     lengths: np.ndarray,
@@ -93,6 +109,7 @@ def step_weights(
     baseline: str | None = None,
     values: np.ndarray | None = None,
     normalize: bool = False,
+    return_stats: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """
     The weight ``w_t^i`` that multiplies ``grad log pi(a_t^i | s_t^i)`` in the policy gradient estimate
@@ -103,6 +120,8 @@ def step_weights(
     The options, applied in this order:
 
     - ``reward_to_go``: ``w_t^i = G_t^i`` (see :func:`rewards_to_go`) instead of ``R(tau_i)``.
+    - ``return_stats = (mu, sigma)``: ``w_t^i = (w_t^i - mu) / sigma``, the returns standardized with statistics
+      that do not depend on this batch (see ``normalize_returns`` of :class:`sb3_reinforce.REINFORCE`).
     - ``baseline`` subtracts ``b``:
 
       - ``"mean"``: without reward-to-go, ``b = (1/m) sum_j R(tau_j)``; with it, the step-wise mean
@@ -122,16 +141,17 @@ def step_weights(
     :param baseline: None, "mean", "loo" or "value"
     :param values: V(s_t) for every step, shape (N,); required with ``baseline="value"``
     :param normalize: Standardize the weights within the batch
+    :param return_stats: (mu, sigma) to standardize the returns with before any baseline; None: no standardization
     :return: w_t for each step, shape (N,), float64
     """
     if baseline not in BASELINES:
         raise ValueError(f"baseline must be one of {BASELINES}, got {baseline!r}")
     lengths = np.asarray(lengths, dtype=np.int64)
     n_episodes = len(lengths)
-    if reward_to_go:
-        weights = rewards_to_go(rewards, lengths, gamma)
-    else:
-        weights = np.repeat(episode_returns(rewards, lengths, gamma), lengths)
+    weights = step_returns(rewards, lengths, gamma, reward_to_go)
+    if return_stats is not None:
+        mu, sigma = return_stats
+        weights = (weights - mu) / sigma
 
     if baseline in ("mean", "loo"):
         if baseline == "loo" and n_episodes < 2:
@@ -141,7 +161,7 @@ def step_weights(
             t = step_in_episode(lengths)
             totals = np.bincount(t, weights=weights)[t]
         else:
-            totals = np.full_like(weights, np.sum(episode_returns(rewards, lengths, gamma)))
+            totals = np.full_like(weights, np.sum(weights[episode_starts(lengths)]))
         if baseline == "mean":
             weights = weights - totals / n_episodes
         else:

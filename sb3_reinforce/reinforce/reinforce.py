@@ -47,6 +47,16 @@ class REINFORCE(EpisodicPolicyGradient):
         ``"loo"`` (leave-one-out average over the other episodes: unbiased) or ``"value"`` (a learned V(s),
         trained by regression on the rewards-to-go). See :func:`sb3_reinforce.common.returns.step_weights`.
     :param normalize_advantage: Standardize the weights within the batch
+    :param normalize_returns: Standardize the returns (R(tau), or G_t with ``reward_to_go``) before any baseline,
+        ``(G - mu) / sigma``, with the running mean mu and standard deviation sigma of the returns of all previous
+        batches (the first batch uses its own), kept in ``return_rms`` and saved with the model. The statistics do not
+        depend on the batch they scale, so the estimate keeps its direction without bias; the value head
+        (``baseline="value"``) regresses on the standardized rewards-to-go.
+    :param noise_scaled_lr: Multiply each update's learning rate by the estimated fraction of the gradient
+        estimate's squared norm that is signal, ``max(0, 1 - tr Cov[g_hat] / ||g_hat||^2)``
+        (:func:`sb3_reinforce.common.episodic.noise_scaled_lr_factor`, after "An Empirical Model of Large-Batch
+        Training", https://arxiv.org/abs/1812.06162): steps shrink where the estimate is mostly noise, as near an
+        optimum. The estimator is unchanged. Needs ``n_episodes >= 2``.
     :param ent_coef: Entropy coefficient: adds ``-ent_coef * mean_t H(pi(.|s_t))`` to the loss
     :param vf_coef: Value loss coefficient (``baseline="value"`` only): adds
         ``vf_coef * mean_t (V(s_t) - G_t)^2`` to the loss

@@ -50,6 +50,16 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
     :param baseline: Baseline subtracted from the weights: None (default), ``"mean"``, ``"loo"`` or ``"value"``
         (a recurrent value head V(h_t); see :func:`sb3_reinforce.common.returns.step_weights`)
     :param normalize_advantage: Standardize the weights within the batch
+    :param normalize_returns: Standardize the returns (R(tau), or G_t with ``reward_to_go``) before any baseline,
+        ``(G - mu) / sigma``, with the running mean mu and standard deviation sigma of the returns of all previous
+        batches (the first batch uses its own), kept in ``return_rms`` and saved with the model. The statistics do not
+        depend on the batch they scale, so the estimate keeps its direction without bias; the value head
+        (``baseline="value"``) regresses on the standardized rewards-to-go.
+    :param noise_scaled_lr: Multiply each update's learning rate by the estimated fraction of the gradient
+        estimate's squared norm that is signal, ``max(0, 1 - tr Cov[g_hat] / ||g_hat||^2)``
+        (:func:`sb3_reinforce.common.episodic.noise_scaled_lr_factor`, after "An Empirical Model of Large-Batch
+        Training", https://arxiv.org/abs/1812.06162): steps shrink where the estimate is mostly noise, as near an
+        optimum. The estimator is unchanged. Needs ``n_episodes >= 2``.
     :param ent_coef: Entropy coefficient
     :param vf_coef: Value loss coefficient (``baseline="value"`` only)
     :param max_grad_norm: Clip the gradient to this global norm; None (default) for no clipping
@@ -88,6 +98,8 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
         reward_to_go: bool = False,
         baseline: str | None = None,
         normalize_advantage: bool = False,
+        normalize_returns: bool = False,
+        noise_scaled_lr: bool = False,
         ent_coef: float = 0.0,
         vf_coef: float = 0.5,
         max_grad_norm: float | None = None,
@@ -114,6 +126,8 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
             reward_to_go=reward_to_go,
             baseline=baseline,
             normalize_advantage=normalize_advantage,
+            normalize_returns=normalize_returns,
+            noise_scaled_lr=noise_scaled_lr,
             ent_coef=ent_coef,
             vf_coef=vf_coef,
             max_grad_norm=max_grad_norm,

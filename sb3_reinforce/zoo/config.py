@@ -118,7 +118,7 @@ def _check_zoo_keys(entry: dict[str, Any], allowed_model_keys: set[str]) -> None
     n_envs = entry.get("n_envs", 1)
     if not is_integer(n_envs) or n_envs < 1:
         raise ArgumentError("n_envs", f"must be an integer >= 1, got {n_envs!r}")
-    for key in ("reward_to_go", "normalize_advantage"):
+    for key in ("reward_to_go", "normalize_advantage", "normalize_returns", "noise_scaled_lr"):
         if key in entry and not isinstance(entry[key], bool):
             raise ArgumentError(key, f"must be true or false, got {entry[key]!r}")
 
