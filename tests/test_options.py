@@ -136,10 +136,16 @@ def test_noise_scaled_lr_update_matches_hand_computed_factor(n_envs, n_episodes,
     assert model.logger.name_to_value["train/lr_factor"] == pytest.approx(factor, rel=1e-4)
     plain = weighted_gradient(terms, [[sum(ep["rewards"])] * len(ep["rewards"]) for ep in episodes])
     assert_update(before, after, (factor * plain[0], factor * plain[1]))
-    # The schedule's rate is back for the next update (the factor does not compound)
     assert model.policy.optimizer.param_groups[0]["lr"] == pytest.approx(LR * factor)
+    # Next update: the factor of the moving averages (coefficient 0.9) of ||g_hat||^2 and tr Cov[g_hat], applied to
+    # the schedule's rate (it does not compound)
     model.learn(1, reset_num_timesteps=False)
-    assert model.policy.optimizer.param_groups[0]["lr"] == pytest.approx(LR * model.logger.name_to_value["train/lr_factor"])
+    logged = model.logger.name_to_value
+    trace_cov_2 = logged["train/grad_variance"]
+    sq_norm_2 = logged["train/grad_snr"] * trace_cov_2
+    expected = max(0.0, 1 - (0.9 * trace_cov + 0.1 * trace_cov_2) / (0.9 * (g_hat**2).sum() + 0.1 * sq_norm_2))
+    assert logged["train/lr_factor"] == pytest.approx(expected, rel=1e-4)
+    assert model.policy.optimizer.param_groups[0]["lr"] == pytest.approx(LR * expected, rel=1e-4)
 
 
 def test_noise_scaled_lr_takes_no_step_when_the_estimate_is_mostly_noise():
@@ -209,6 +215,7 @@ def test_squash_output_needs_a_bounded_box():
         (dict(normalize_returns="yes"), "normalize_returns"),
         (dict(noise_scaled_lr=1), "noise_scaled_lr"),
         (dict(noise_scaled_lr=True, n_episodes=1), "noise_scaled_lr"),
+        (dict(noise_scaled_lr=True, noise_scale_smoothing=1.0), "noise_scale_smoothing"),
     ],
 )
 def test_bad_option_values_name_the_argument(kwargs, argument):

@@ -87,6 +87,7 @@ def check_hyperparameters(
     normalize_advantage: Any = False,
     normalize_returns: Any = False,
     noise_scaled_lr: Any = False,
+    noise_scale_smoothing: Any = 0.9,
     ent_coef: Any = 0.0,
     vf_coef: Any = 0.5,
     max_grad_norm: Any = None,
@@ -116,6 +117,7 @@ def check_hyperparameters(
         raise ArgumentError("baseline", f"baseline must be one of {list(BASELINES)}, got {baseline!r}")
     if baseline == "loo" and n_episodes < 2:
         raise ArgumentError("baseline", f"baseline='loo' needs n_episodes >= 2, got n_episodes={n_episodes}")
+    _check_number("noise_scale_smoothing", noise_scale_smoothing, "a number in [0, 1)", lambda x: 0.0 <= x < 1.0)
     _check_number("ent_coef", ent_coef, "a number >= 0", lambda x: x >= 0)
     _check_number("vf_coef", vf_coef, "a number >= 0", lambda x: x >= 0)
     _check_number("max_grad_norm", max_grad_norm, "a number > 0", lambda x: x > 0, optional=True)

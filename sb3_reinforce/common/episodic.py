@@ -173,6 +173,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         normalize_advantage: bool = False,
         normalize_returns: bool = False,
         noise_scaled_lr: bool = False,
+        noise_scale_smoothing: float = 0.9,
         ent_coef: float = 0.0,
         vf_coef: float = 0.5,
         max_grad_norm: float | None = None,
@@ -195,6 +196,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             normalize_advantage=normalize_advantage,
             normalize_returns=normalize_returns,
             noise_scaled_lr=noise_scaled_lr,
+            noise_scale_smoothing=noise_scale_smoothing,
             ent_coef=ent_coef,
             vf_coef=vf_coef,
             max_grad_norm=max_grad_norm,
@@ -235,6 +237,9 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         self.normalize_advantage = bool(normalize_advantage)
         self.normalize_returns = bool(normalize_returns)
         self.noise_scaled_lr = bool(noise_scaled_lr)
+        self.noise_scale_smoothing = float(noise_scale_smoothing)
+        # Moving averages of ||g_hat||^2 and tr Cov[g_hat] (noise_scaled_lr); saved with the model
+        self.noise_scale_averages: np.ndarray | None = None
         # Running mean and variance of the returns (normalize_returns); saved with the model
         self.return_rms = RunningMeanStd(shape=()) if self.normalize_returns else None
         self.max_rollout_steps = None if max_rollout_steps is None else int(max_rollout_steps)
@@ -357,6 +362,17 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
     def _chunk_values(self, batch: EpisodeBatch, chunk: Chunk) -> th.Tensor:
         """V(s) for the steps of one chunk (``baseline="value"``)."""
         return self.policy.predict_values(self._obs_slice(batch.observations, chunk.start, chunk.end))
+
+    def _noise_scaled_lr_factor(self, pg_norm_sq: float, trace_cov: float) -> float:
+        """
+        :func:`noise_scaled_lr_factor` of the exponential moving averages, with coefficient
+        ``noise_scale_smoothing``, of ||g_hat||^2 and tr Cov[g_hat] over the updates (from the first update's values).
+        """
+        current = np.array([pg_norm_sq, trace_cov])
+        beta = self.noise_scale_smoothing
+        averages = self.noise_scale_averages
+        self.noise_scale_averages = current if averages is None else beta * averages + (1 - beta) * current
+        return noise_scaled_lr_factor(*self.noise_scale_averages)
 
     def _return_stats(self, returns: np.ndarray) -> tuple[float, float]:
         """
@@ -486,7 +502,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         trace_cov = estimator_variance(result.group_sq_norms, pg_norm_sq, m, result.n_groups) if result.n_groups > 1 else None
         if self.noise_scaled_lr:
             assert trace_cov is not None  # n_episodes >= 2 is checked
-            lr_factor = noise_scaled_lr_factor(pg_norm_sq, trace_cov)
+            lr_factor = self._noise_scaled_lr_factor(pg_norm_sq, trace_cov)
             for param_group in self.policy.optimizer.param_groups:
                 param_group["lr"] *= lr_factor
             self.logger.record("train/lr_factor", lr_factor)

@@ -55,6 +55,8 @@ class MaskableREINFORCE(EpisodicPolicyGradient):
         (:func:`sb3_reinforce.common.episodic.noise_scaled_lr_factor`, after "An Empirical Model of Large-Batch
         Training", https://arxiv.org/abs/1812.06162): steps shrink where the estimate is mostly noise, as near an
         optimum. The estimator is unchanged. Needs ``n_episodes >= 2``.
+    :param noise_scale_smoothing: With ``noise_scaled_lr``: the factor is computed from exponential moving averages,
+        with this coefficient in [0, 1), of ||g_hat||^2 and tr Cov[g_hat] over the updates (0: each batch's own)
     :param ent_coef: Entropy coefficient (entropy over the valid actions)
     :param vf_coef: Value loss coefficient (``baseline="value"`` only)
     :param max_grad_norm: Clip the gradient to this global norm; None (default) for no clipping

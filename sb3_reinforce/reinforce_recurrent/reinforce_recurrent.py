@@ -60,6 +60,8 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
         (:func:`sb3_reinforce.common.episodic.noise_scaled_lr_factor`, after "An Empirical Model of Large-Batch
         Training", https://arxiv.org/abs/1812.06162): steps shrink where the estimate is mostly noise, as near an
         optimum. The estimator is unchanged. Needs ``n_episodes >= 2``.
+    :param noise_scale_smoothing: With ``noise_scaled_lr``: the factor is computed from exponential moving averages,
+        with this coefficient in [0, 1), of ||g_hat||^2 and tr Cov[g_hat] over the updates (0: each batch's own)
     :param ent_coef: Entropy coefficient
     :param vf_coef: Value loss coefficient (``baseline="value"`` only)
     :param max_grad_norm: Clip the gradient to this global norm; None (default) for no clipping
@@ -100,6 +102,7 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
         normalize_advantage: bool = False,
         normalize_returns: bool = False,
         noise_scaled_lr: bool = False,
+        noise_scale_smoothing: float = 0.9,
         ent_coef: float = 0.0,
         vf_coef: float = 0.5,
         max_grad_norm: float | None = None,
@@ -128,6 +131,7 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
             normalize_advantage=normalize_advantage,
             normalize_returns=normalize_returns,
             noise_scaled_lr=noise_scaled_lr,
+            noise_scale_smoothing=noise_scale_smoothing,
             ent_coef=ent_coef,
             vf_coef=vf_coef,
             max_grad_norm=max_grad_norm,
