@@ -42,6 +42,8 @@ def test_shipped_configs_are_valid(config):
     vanilla = yaml.safe_load((ROOT / "zoo_configs" / "reinforce.yml").read_text())
     for entry in vanilla.values():  # the vanilla set stays vanilla
         assert entry.get("gamma", 1.0) == 1.0 and entry.get("baseline") is None and not entry.get("reward_to_go")
+        assert not (entry.get("normalize_advantage") or entry.get("normalize_returns") or entry.get("ent_coef"))
+        assert entry.get("max_grad_norm") is None
 
 
 def test_train_enjoy_and_builtin_algo_through_the_same_command(tmp_path):
