@@ -1,0 +1,51 @@
+"""The MuJoCo table (docs/mujoco.md) built from compare runs: best evaluation, final model, archive."""
+
+import json
+
+from sb3_reinforce.experiments import mujoco
+
+
+def fake_run(out, algo, env_id, seed, evals, final, fps=1000.0):
+    run = out / "runs" / algo / env_id / f"seed_{seed}"
+    run.mkdir(parents=True)
+    result = {
+        "algo": algo,
+        "env": env_id,
+        "seed": seed,
+        "status": "ok",
+        "eval_returns": evals,
+        "final_eval": {"deterministic": {"mean": final}},
+        "fps": fps,
+        "wall_time_s": 600.0,
+        "n_timesteps": 3_000_000,
+    }
+    (run / "result.json").write_text(json.dumps(result))
+
+
+def test_table_reports_best_evaluation_and_final_model_per_env(tmp_path):
+    out = tmp_path / "reinforce_vr"
+    fake_run(out, "reinforce_vr", "HalfCheetah-v5", 0, [100.0, 950.0, 700.0], 650.0)
+    fake_run(out, "reinforce_vr", "HalfCheetah-v5", 1, [200.0, 850.0, 800.0], 750.0)
+    fake_run(out, "reinforce_vr", "Hopper-v5", 0, [10.0, 20.0], 15.0)
+    fake_run(out, "reinforce_vr", "Hopper-v5", 1, [10.0, 30.0], 25.0, fps=3000.0)
+    fake_run(tmp_path / "ppo", "ppo", "HalfCheetah-v5", 0, [1500.0], 1400.0, fps=800.0)
+    archive, table = tmp_path / "docs" / "runs", tmp_path / "docs" / "table.md"
+    args = ["--runs", str(out), str(tmp_path / "ppo"), "--archive", str(archive), "--out", str(table)]
+    assert mujoco.main(args) == 0
+    assert len(list(archive.glob("*.json"))) == 5
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in table.read_text().splitlines()[2:]}
+    cheetah, hopper = rows["HalfCheetah-v5"], rows["Hopper-v5"]
+    # best of each seed's evaluations (950, 850): mean 900 +- 50, at or above Tianshou's 884
+    assert cheetah[2] == "900.0 +- 50.0 (2) **>=**"
+    assert cheetah[3] == "700.0 +- 50.0 (2)"  # the final models: 650 and 750
+    assert cheetah[5] == "1400.0 (1 seed)" and cheetah[7] == "1,000" and cheetah[8] == "800"
+    assert hopper[2] == "25.0 +- 5.0 (2)" and hopper[7] == "2,000"  # below Tianshou's 395.8: no mark
+    assert rows["Ant-v5"][2] == "-"
+    # The archive alone rebuilds the same table; a second archiving copies nothing new
+    assert mujoco.archive([out], archive) == 0
+    assert mujoco.table(mujoco.load_archive(archive)) == table.read_text()
+
+
+def test_missing_run_folder_is_an_error(tmp_path, capsys):
+    assert mujoco.main(["--runs", str(tmp_path / "nope"), "--archive", str(tmp_path / "a")]) == 2
+    assert "--runs: no such folder" in capsys.readouterr().err
