@@ -45,6 +45,7 @@ include_patterns = [
     "benchmark/summary.md",  # the generated report that benchmark.md links to
     "compare.md",
     "performance.md",
+    "mujoco.md",
 ]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 language = "en"
