@@ -116,6 +116,28 @@ def test_sampled_actions_are_the_same_draws_as_the_masked_distribution():
     assert masks[np.arange(64), fast.numpy()].all()
 
 
+def test_evaluated_actions_match_the_masked_distribution_and_its_gradient():
+    """train()'s log pi(a|s, mask) and entropy are those of sb3-contrib's MaskableCategorical, gradients included."""
+    model, _ = make_model(spaces.Discrete(6), n_envs=1)
+    obs = th.as_tensor(np.random.default_rng(1).uniform(-1, 1, size=(64, 3)), dtype=th.float32)
+    masks = np.array([state_mask(o, 6) for o in obs.numpy()])
+    actions = th.as_tensor([np.random.default_rng(k).choice(np.flatnonzero(m)) for k, m in enumerate(masks)])
+    _, log_prob, entropy = model.policy.evaluate_actions(obs, actions, th.as_tensor(masks))
+    reference = model.policy.get_distribution(obs, masks)
+    th.testing.assert_close(log_prob, reference.log_prob(actions))
+    th.testing.assert_close(entropy, reference.entropy())
+    params = list(model.policy.parameters())
+    ours = th.autograd.grad((log_prob * th.linspace(-1, 1, 64)).sum() + entropy.sum(), params, allow_unused=True)
+    theirs = th.autograd.grad(
+        (reference.log_prob(actions) * th.linspace(-1, 1, 64)).sum() + reference.entropy().sum(), params, allow_unused=True
+    )
+    for a, b in zip(ours, theirs):
+        assert (a is None) == (b is None)
+        if a is not None:
+            th.testing.assert_close(a, b)
+    assert not th.allclose(log_prob, model.policy.get_distribution(obs).log_prob(actions))  # masking matters
+
+
 def test_without_masking_it_is_reinforce():
     masked = MaskableREINFORCE("MlpPolicy", "CartPole-v1", n_episodes=2, seed=3).learn(2_000, use_masking=False)
     plain = REINFORCE("MlpPolicy", "CartPole-v1", n_episodes=2, seed=3).learn(2_000)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from sb3_contrib.common.maskable.distributions import MaskableCategorical, make_masked_proba_distribution
+from sb3_contrib.common.maskable.distributions import make_masked_proba_distribution
 from stable_baselines3.common.distributions import (
     CategoricalDistribution,
     DiagGaussianDistribution,
@@ -351,7 +351,7 @@ class MaskableReinforcePolicy(ReinforcePolicy):
             logits = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
             if action_masks is not None:  # invalid logits -> -1e8, as sb3-contrib's MaskableCategorical does
                 valid = th.from_numpy(np.asarray(action_masks, dtype=bool).reshape(logits.shape)).to(logits.device)
-                logits = th.where(valid, logits, MASKED_LOGIT)
+                logits = th.where(valid, logits, MASKED_LOGIT.to(logits.device))
             return th.multinomial(th.softmax(logits, dim=-1), 1).squeeze(-1)
         return self.get_distribution(obs, action_masks).get_actions()
 
@@ -368,11 +368,14 @@ class MaskableReinforcePolicy(ReinforcePolicy):
         """
         values = self.predict_values(obs) if self.use_value_net else None
         if isinstance(self.action_space, spaces.Discrete) and action_masks is not None:
-            # sb3-contrib's MaskableCategorical built once on the logits and masks (get_distribution builds it, then
-            # rebuilds it in apply_masking); the stored actions and masks need no argument validation.
+            # What sb3-contrib's MaskableCategorical gives (invalid logits -> -1e8; entropy over the valid actions),
+            # computed without building the distribution twice (get_distribution, then apply_masking) per chunk
             logits = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
-            masked = MaskableCategorical(logits=logits, masks=action_masks, validate_args=False)
-            return values, masked.log_prob(actions), masked.entropy()
+            valid = th.as_tensor(action_masks, dtype=th.bool, device=logits.device).reshape(logits.shape)
+            log_probs = th.log_softmax(th.where(valid, logits, MASKED_LOGIT.to(logits.device)), dim=-1)
+            log_prob = log_probs.gather(-1, actions.long().reshape(-1, 1)).squeeze(-1)
+            entropy = -th.where(valid, log_probs.exp() * log_probs, 0.0).sum(-1)
+            return values, log_prob, entropy
         distribution = self.get_distribution(obs, action_masks)
         return values, distribution.log_prob(actions), distribution.entropy()
 
