@@ -44,6 +44,12 @@ def test_table_reports_best_evaluation_and_final_model_per_env(tmp_path):
     # The archive alone rebuilds the same table; a second archiving copies nothing new
     assert mujoco.archive([out], archive) == 0
     assert mujoco.table(mujoco.load_archive(archive)) == table.read_text()
+    # Rows limited to some envs, for another algo (the vanilla entries)
+    vanilla = tmp_path / "vanilla.md"
+    args = ["--archive", str(archive), "--out", str(vanilla), "--algo", "reinforce", "--envs", "InvertedPendulum-v5"]
+    assert mujoco.main(args) == 0
+    lines = vanilla.read_text().splitlines()
+    assert len(lines) == 3 and lines[2].startswith("| InvertedPendulum-v5 |") and "| reinforce: best eval |" in lines[0]
 
 
 def test_missing_run_folder_is_an_error(tmp_path, capsys):

@@ -119,15 +119,25 @@ def _median(values: list[float], fmt: str) -> str:
     return format(float(np.median(values)), fmt) if values else "-"
 
 
-def table(results: list[dict[str, Any]], algo: str = "reinforce_vr", baseline: str = "ppo") -> str:
-    """The markdown table: published figures, this package's (best evaluation and final model) and the baseline's."""
+def table(
+    results: list[dict[str, Any]], algo: str = "reinforce_vr", baseline: str = "ppo", envs: tuple[str, ...] = ENVS
+) -> str:
+    """
+    The markdown table: published figures, this package's (best evaluation and final model) and the baseline's.
+
+    :param results: Finished runs (:func:`load_archive`)
+    :param algo: This package's algo in the runs
+    :param baseline: The other algo in the runs
+    :param envs: The rows, among :data:`ENVS`
+    """
     lines = [
         f"| env | Tianshou REINFORCE 3M (best) | {algo}: best eval | {algo}: final model | Spinning Up VPG 3M "
         f"| {baseline}: final model | {baseline}: best eval | {algo} steps/s | {baseline} steps/s "
         f"| {algo} wall time (min) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for env_id, published in PUBLISHED.items():
+    for env_id in envs:
+        published = PUBLISHED[env_id]
         best = _column(results, algo, env_id, "best_eval")
         mean, std = published.tianshou_3m
         beats = " **>=**" if best and np.mean(best) >= mean else ""
@@ -162,6 +172,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--algo", default="reinforce_vr", help="this package's algo in the runs (default: %(default)s)")
     parser.add_argument("--baseline", default="ppo", help="the baseline algo in the runs (default: %(default)s)")
+    parser.add_argument("--envs", nargs="+", default=list(ENVS), choices=ENVS, help="the rows (default: all nine)")
     return parser.parse_args(argv)
 
 
@@ -172,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--runs: no such folder: {', '.join(missing)}", file=sys.stderr)
         return 2
     copied = archive(args.runs, args.archive)
-    markdown = table(load_archive(args.archive), args.algo, args.baseline)
+    markdown = table(load_archive(args.archive), args.algo, args.baseline, tuple(args.envs))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown)
     print(f"{copied} results archived in {args.archive}; table written to {args.out}\n\n{markdown}")
