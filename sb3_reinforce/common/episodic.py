@@ -363,6 +363,17 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         """V(s) for the steps of one chunk (``baseline="value"``)."""
         return self.policy.predict_values(self._obs_slice(batch.observations, chunk.start, chunk.end))
 
+    def _value_targets(self, batch: EpisodeBatch, return_stats: tuple[float, float] | None) -> np.ndarray:
+        """The value head's regression targets G_t (standardized like the returns with ``normalize_returns``)."""
+        targets = rewards_to_go(batch.rewards, batch.lengths, self.gamma)
+        return targets if return_stats is None else (targets - return_stats[0]) / return_stats[1]
+
+    def _scale_learning_rate(self, factor: float) -> None:
+        """Multiply this update's learning rate (the schedule's, set at the start of ``train()``) by ``factor``."""
+        for param_group in self.policy.optimizer.param_groups:
+            param_group["lr"] *= factor
+        self.logger.record("train/lr_factor", factor)
+
     def _noise_scaled_lr_factor(self, pg_norm_sq: float, trace_cov: float) -> float:
         """
         :func:`noise_scaled_lr_factor` of the exponential moving averages, with coefficient
@@ -476,11 +487,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
                 f"Non-finite episode return or weight (returns: {returns.tolist()[:10]}...): rewards overflow. "
                 "The parameters were not changed."
             )
-        targets = None
-        if values is not None:
-            targets = rewards_to_go(batch.rewards, batch.lengths, self.gamma)
-            if return_stats is not None:
-                targets = (targets - return_stats[0]) / return_stats[1]
+        targets = self._value_targets(batch, return_stats) if values is not None else None
 
         # Loss and gradient
         self.policy.optimizer.zero_grad()
@@ -502,10 +509,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         trace_cov = estimator_variance(result.group_sq_norms, pg_norm_sq, m, result.n_groups) if result.n_groups > 1 else None
         if self.noise_scaled_lr:
             assert trace_cov is not None  # n_episodes >= 2 is checked
-            lr_factor = self._noise_scaled_lr_factor(pg_norm_sq, trace_cov)
-            for param_group in self.policy.optimizer.param_groups:
-                param_group["lr"] *= lr_factor
-            self.logger.record("train/lr_factor", lr_factor)
+            self._scale_learning_rate(self._noise_scaled_lr_factor(pg_norm_sq, trace_cov))
         if self.max_grad_norm is not None:
             th.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
         self.policy.optimizer.step()
