@@ -121,7 +121,7 @@ def per_episode_gradients(terms, episodes):
 
 
 @pytest.mark.parametrize("n_envs,n_episodes,seed", [(1, 4, 4), (2, 6, 8)])
-def test_noise_scaled_lr_update_matches_hand_computed_factor(n_envs, n_episodes, seed):
+def test_noise_scaled_lr_update_matches_hand_computed_factor(n_envs, n_episodes, seed, tmp_path):
     model, recorders = make_model(n_envs=n_envs, n_episodes=n_episodes, seed=seed, noise_scaled_lr=True)
     before = params(model)
     model.learn(1)
@@ -146,6 +146,11 @@ def test_noise_scaled_lr_update_matches_hand_computed_factor(n_envs, n_episodes,
     expected = max(0.0, 1 - (0.9 * trace_cov + 0.1 * trace_cov_2) / (0.9 * (g_hat**2).sum() + 0.1 * sq_norm_2))
     assert logged["train/lr_factor"] == pytest.approx(expected, rel=1e-4)
     assert model.policy.optimizer.param_groups[0]["lr"] == pytest.approx(LR * expected, rel=1e-4)
+    # The scaled rate is a plain float: the saved optimizer state loads with torch's weights_only loading
+    assert type(model.policy.optimizer.param_groups[0]["lr"]) is float
+    model.save(tmp_path / "model")
+    loaded = REINFORCE.load(tmp_path / "model")
+    np.testing.assert_allclose(loaded.noise_scale_averages, model.noise_scale_averages)
 
 
 def test_noise_scaled_lr_takes_no_step_when_the_estimate_is_mostly_noise():

@@ -123,7 +123,7 @@ def noise_scaled_lr_factor(pg_norm_sq: float, trace_cov: float) -> float:
     """
     if pg_norm_sq <= 0:
         return 0.0
-    return max(0.0, 1.0 - trace_cov / pg_norm_sq)
+    return float(max(0.0, 1.0 - trace_cov / pg_norm_sq))  # a Python float: it becomes the optimizer's saved lr
 
 
 def estimator_variance(group_sq_norms: float, pg_norm_sq: float, m: int, n_groups: int) -> float:
@@ -383,7 +383,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         beta = self.noise_scale_smoothing
         averages = self.noise_scale_averages
         self.noise_scale_averages = current if averages is None else beta * averages + (1 - beta) * current
-        return noise_scaled_lr_factor(*self.noise_scale_averages)
+        return noise_scaled_lr_factor(float(self.noise_scale_averages[0]), float(self.noise_scale_averages[1]))
 
     def _return_stats(self, returns: np.ndarray) -> tuple[float, float]:
         """
