@@ -31,10 +31,12 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     return {**hyperparams, "policy_kwargs": policy_kwargs}
 
 
-def _sample_common(trial: optuna.Trial, n_episodes_choices: list[int]) -> dict[str, Any]:
+def _sample_common(trial: optuna.Trial) -> dict[str, Any]:
     return {
         "learning_rate": trial.suggest_float("learning_rate", 1e-4, 3e-2, log=True),
-        "n_episodes": trial.suggest_categorical("n_episodes", n_episodes_choices),
+        # at least 2: noise_scaled_lr and the leave-one-out baseline need them
+        "n_episodes": trial.suggest_categorical("n_episodes", [2, 4, 8, 16, 32, 64]),
+        "noise_scaled_lr": trial.suggest_categorical("noise_scaled_lr", [False, True]),
         "net_arch": trial.suggest_categorical("net_arch", list(NET_ARCH)),
         "activation_fn": trial.suggest_categorical("activation_fn", list(ACTIVATION_FN)),
     }
@@ -42,30 +44,31 @@ def _sample_common(trial: optuna.Trial, n_episodes_choices: list[int]) -> dict[s
 
 def sample_reinforce_params(trial: optuna.Trial, n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
     """
-    Search space of vanilla REINFORCE (gamma = 1, no variance reduction): learning rate, episodes per
-    update, network size and activation.
+    Search space of vanilla REINFORCE (gamma = 1, no variance reduction): learning rate and
+    ``noise_scaled_lr``, episodes per update, network size and activation.
 
     :param trial: Optuna trial
     :param n_actions: Unused (rl-zoo's sampler signature)
     :param n_envs: Number of envs
     :param additional_args: Unused (rl-zoo's sampler signature)
     """
-    return convert_reinforce_params(_sample_common(trial, [1, 2, 4, 8, 16, 32, 64]))
+    return convert_reinforce_params(_sample_common(trial))
 
 
 def sample_reinforce_vr_params(trial: optuna.Trial, n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
     """
     Search space of REINFORCE with its variance-reduction options: the vanilla space plus reward-to-go,
-    baseline, weight normalization, discount, entropy bonus and gradient clipping.
+    baseline, running or batch normalization of the weights, discount, entropy bonus and gradient clipping.
 
     :param trial: Optuna trial
     :param n_actions: Unused (rl-zoo's sampler signature)
     :param n_envs: Number of envs
     :param additional_args: Unused (rl-zoo's sampler signature)
     """
-    params = _sample_common(trial, [2, 4, 8, 16, 32, 64])  # the leave-one-out baseline needs 2 episodes
+    params = _sample_common(trial)
     params.update(
         reward_to_go=trial.suggest_categorical("reward_to_go", [False, True]),
+        normalize_returns=trial.suggest_categorical("normalize_returns", [False, True]),
         baseline=trial.suggest_categorical("baseline", [None, "mean", "loo", "value"]),
         normalize_advantage=trial.suggest_categorical("normalize_advantage", [False, True]),
         gamma=trial.suggest_categorical("gamma", [0.98, 0.99, 0.995, 0.999, 1.0]),
