@@ -309,6 +309,19 @@ class MultiInputReinforcePolicy(ReinforcePolicy):
 MASKED_LOGIT = th.tensor(-1e8)
 
 
+def mask_logits(logits: th.Tensor, action_masks: np.ndarray | th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+    """
+    The logits of the masked policy, as sb3-contrib's ``MaskableCategorical`` makes them: those of invalid actions
+    set to ``MASKED_LOGIT`` (-1e8), so their softmax is the distribution over the valid actions.
+
+    :param logits: Logits of a ``Discrete`` action distribution, shape ``(batch, n_actions)``
+    :param action_masks: Valid actions (True), any shape of ``batch * n_actions`` elements
+    :return: the masked logits and the mask as a boolean tensor of the logits' shape
+    """
+    valid = th.as_tensor(action_masks, dtype=th.bool, device=logits.device).reshape(logits.shape)
+    return th.where(valid, logits, MASKED_LOGIT.to(logits.device)), valid
+
+
 class MaskableReinforcePolicy(ReinforcePolicy):
     """
     :class:`ReinforcePolicy` with invalid-action masking, through sb3-contrib's maskable distributions
@@ -349,9 +362,8 @@ class MaskableReinforcePolicy(ReinforcePolicy):
         """
         if isinstance(self.action_space, spaces.Discrete):
             logits = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
-            if action_masks is not None:  # invalid logits -> -1e8, as sb3-contrib's MaskableCategorical does
-                valid = th.from_numpy(np.asarray(action_masks, dtype=bool).reshape(logits.shape)).to(logits.device)
-                logits = th.where(valid, logits, MASKED_LOGIT.to(logits.device))
+            if action_masks is not None:
+                logits, _ = mask_logits(logits, action_masks)
             return th.multinomial(th.softmax(logits, dim=-1), 1).squeeze(-1)
         return self.get_distribution(obs, action_masks).get_actions()
 
@@ -371,8 +383,8 @@ class MaskableReinforcePolicy(ReinforcePolicy):
             # What sb3-contrib's MaskableCategorical gives (invalid logits -> -1e8; entropy over the valid actions),
             # computed without building the distribution twice (get_distribution, then apply_masking) per chunk
             logits = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
-            valid = th.as_tensor(action_masks, dtype=th.bool, device=logits.device).reshape(logits.shape)
-            log_probs = th.log_softmax(th.where(valid, logits, MASKED_LOGIT.to(logits.device)), dim=-1)
+            logits, valid = mask_logits(logits, action_masks)
+            log_probs = th.log_softmax(logits, dim=-1)
             log_prob = log_probs.gather(-1, actions.long().reshape(-1, 1)).squeeze(-1)
             entropy = -th.where(valid, log_probs.exp() * log_probs, 0.0).sum(-1)
             return values, log_prob, entropy
