@@ -363,9 +363,18 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         """V(s) for the steps of one chunk (``baseline="value"``)."""
         return self.policy.predict_values(self._obs_slice(batch.observations, chunk.start, chunk.end))
 
-    def _value_targets(self, batch: EpisodeBatch, return_stats: tuple[float, float] | None) -> np.ndarray:
-        """The value head's regression targets G_t (standardized like the returns with ``normalize_returns``)."""
-        targets = rewards_to_go(batch.rewards, batch.lengths, self.gamma)
+    def _value_targets(
+        self, batch: EpisodeBatch, raw_returns: np.ndarray, return_stats: tuple[float, float] | None
+    ) -> np.ndarray:
+        """
+        The value head's regression targets G_t (standardized like the returns with ``normalize_returns``).
+
+        :param batch: The episodes
+        :param raw_returns: The batch's step returns (:func:`sb3_reinforce.common.returns.step_returns`): already
+            G_t with ``reward_to_go``
+        :param return_stats: The (mu, sigma) of ``normalize_returns``, else None
+        """
+        targets = raw_returns if self.reward_to_go else rewards_to_go(batch.rewards, batch.lengths, self.gamma)
         return targets if return_stats is None else (targets - return_stats[0]) / return_stats[1]
 
     def _scale_learning_rate(self, factor: float) -> None:
@@ -487,7 +496,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
                 f"Non-finite episode return or weight (returns: {returns.tolist()[:10]}...): rewards overflow. "
                 "The parameters were not changed."
             )
-        targets = self._value_targets(batch, return_stats) if values is not None else None
+        targets = self._value_targets(batch, raw_returns, return_stats) if values is not None else None
 
         # Loss and gradient
         self.policy.optimizer.zero_grad()
