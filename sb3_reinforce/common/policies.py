@@ -318,7 +318,11 @@ def mask_logits(logits: th.Tensor, action_masks: np.ndarray | th.Tensor) -> tupl
     :param action_masks: Valid actions (True), any shape of ``batch * n_actions`` elements
     :return: the masked logits and the mask as a boolean tensor of the logits' shape
     """
-    valid = th.as_tensor(action_masks, dtype=th.bool, device=logits.device).reshape(logits.shape)
+    if isinstance(action_masks, np.ndarray):  # the rollout's masks: shared with the tensor, not copied
+        action_masks = th.from_numpy(action_masks.astype(bool, copy=False))
+    valid = action_masks.to(device=logits.device, dtype=th.bool)
+    if valid.shape != logits.shape:
+        valid = valid.reshape(logits.shape)
     return th.where(valid, logits, MASKED_LOGIT.to(logits.device)), valid
 
 
