@@ -318,8 +318,8 @@ def mask_logits(logits: th.Tensor, action_masks: np.ndarray | th.Tensor) -> tupl
     :param action_masks: Valid actions (True), any shape of ``batch * n_actions`` elements
     :return: the masked logits and the mask as a boolean tensor of the logits' shape
     """
-    if isinstance(action_masks, np.ndarray):  # the rollout's masks: shared with the tensor, not copied
-        action_masks = th.from_numpy(action_masks.astype(bool, copy=False))
+    if not isinstance(action_masks, th.Tensor):  # a boolean array (the rollout's masks) is shared, not copied
+        action_masks = th.from_numpy(np.asarray(action_masks, dtype=bool))
     valid = action_masks.to(device=logits.device, dtype=th.bool)
     if valid.shape != logits.shape:
         valid = valid.reshape(logits.shape)
