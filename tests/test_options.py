@@ -1,7 +1,8 @@
 """
 The options that change the step but not the episodes: running standardization of the returns
-(``normalize_returns``), the learning rate scaled by the estimate's signal fraction (``noise_scaled_lr``) and
-tanh-squashed Gaussian actions (``squash_output``), each against the update recomputed by hand (SGD, gamma = 1).
+(``normalize_returns``), the learning rate scaled by the estimate's signal fraction (``noise_scaled_lr``) or by the
+distance of the batch's return from a target (``return_scaled_lr``), and tanh-squashed Gaussian actions
+(``squash_output``), each against the update recomputed by hand (SGD, gamma = 1).
 """
 
 import numpy as np
@@ -12,7 +13,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 
 from sb3_reinforce import REINFORCE
 from sb3_reinforce.common.checks import ArgumentError
-from sb3_reinforce.common.episodic import noise_scaled_lr_factor
+from sb3_reinforce.common.episodic import noise_scaled_lr_factor, return_scaled_lr_factor
 from sb3_reinforce.common.policies import ReinforcePolicy
 from sb3_reinforce.common.returns import rewards_to_go
 from tests.envs import ToyEnv, recorded_envs, selected_episodes
@@ -172,6 +173,72 @@ def test_noise_scaled_lr_factor():
     assert noise_scaled_lr_factor(0.0, 0.0) == 0.0
 
 
+def batch_mean_return(n_envs, n_episodes, seed):
+    """The mean return of the first batch of ``make_model(n_envs, n_episodes, seed)`` (collection does not depend on
+    the learning-rate options), and its episodes' parameters before the step."""
+    model, recorders = make_model(n_envs=n_envs, n_episodes=n_episodes, seed=seed)
+    model.learn(1)
+    return float(np.mean([sum(ep["rewards"]) for ep in selected_episodes(recorders, n_episodes)]))
+
+
+@pytest.mark.parametrize("n_envs,n_episodes,seed", [(1, 3, 2), (2, 5, 6)])
+def test_return_scaled_lr_update_matches_hand_computed_factor(n_envs, n_episodes, seed, tmp_path):
+    mean_return = batch_mean_return(n_envs, n_episodes, seed)
+    low, high = mean_return - 1.0, mean_return + 3.0  # factor (high - R_bar) / (high - low) = 0.75
+    model, recorders = make_model(n_envs=n_envs, n_episodes=n_episodes, seed=seed, return_scaled_lr=(low, high))
+    before = params(model)
+    model.learn(1)
+    after = params(model)
+    episodes = selected_episodes(recorders, n_episodes)
+    assert np.mean([sum(ep["rewards"]) for ep in episodes]) == pytest.approx(mean_return)
+    assert model.logger.name_to_value["train/lr_factor"] == pytest.approx(0.75)
+    plain = weighted_gradient(score_terms(before, episodes), [[sum(ep["rewards"])] * len(ep["rewards"]) for ep in episodes])
+    assert_update(before, after, (0.75 * plain[0], 0.75 * plain[1]))
+    # The factor scales the schedule's rate of each update; it does not compound
+    assert model.policy.optimizer.param_groups[0]["lr"] == pytest.approx(LR * 0.75)
+    model.learn(1, reset_num_timesteps=False)
+    second = model.rollout_buffer.get()
+    ends = np.cumsum(second.lengths)
+    r_bar = float(np.mean([second.rewards[end - length : end].sum() for end, length in zip(ends, second.lengths)]))
+    expected = min(1.0, max(0.0, (high - r_bar) / (high - low)))
+    assert model.policy.optimizer.param_groups[0]["lr"] == pytest.approx(LR * expected)
+    assert type(model.policy.optimizer.param_groups[0]["lr"]) is float
+    model.save(tmp_path / "model")
+    assert tuple(REINFORCE.load(tmp_path / "model").return_scaled_lr) == (low, high)  # saved as JSON: a list
+
+
+def test_return_scaled_lr_uses_the_undiscounted_return_and_stops_at_high():
+    mean_return = batch_mean_return(2, 4, 5)
+    # With gamma < 1 the factor still reads sum_t r_t: a batch whose undiscounted mean is at `high` takes no step
+    model, _ = make_model(n_envs=2, n_episodes=4, seed=5, gamma=0.5, return_scaled_lr=(mean_return - 10.0, mean_return))
+    before = params(model)
+    model.learn(1)
+    assert model.logger.name_to_value["train/lr_factor"] == 0.0
+    for name, value in params(model).items():
+        np.testing.assert_array_equal(value, before[name], err_msg=name)
+
+
+def test_return_scaled_lr_and_noise_scaled_lr_multiply():
+    mean_return = batch_mean_return(2, 6, 8)
+    return_range = (mean_return - 1.0, mean_return + 1.0)  # factor 0.5
+    model, recorders = make_model(n_envs=2, n_episodes=6, seed=8, noise_scaled_lr=True, return_scaled_lr=return_range)
+    before = params(model)
+    model.learn(1)
+    episodes = selected_episodes(recorders, 6)
+    g = per_episode_gradients(score_terms(before, episodes), episodes)
+    g_hat = g.mean(axis=0)
+    noise_factor = max(0.0, 1.0 - ((g - g_hat) ** 2).sum() / 5 / 6 / (g_hat**2).sum())
+    assert 0.05 < noise_factor < 0.95
+    assert model.logger.name_to_value["train/lr_factor"] == pytest.approx(0.5 * noise_factor, rel=1e-4)
+
+
+def test_return_scaled_lr_factor():
+    assert return_scaled_lr_factor(125.0, 0.0, 500.0) == pytest.approx(0.75)
+    assert return_scaled_lr_factor(-20.0, 0.0, 500.0) == 1.0  # below low: the full rate
+    assert return_scaled_lr_factor(500.0, 0.0, 500.0) == 0.0
+    assert return_scaled_lr_factor(-150.0, -200.0, -100.0) == pytest.approx(0.5)
+
+
 def test_squash_output_maps_actions_and_keeps_the_gaussian_score():
     box = spaces.Box(np.array([-1.0, 0.0], dtype=np.float32), np.array([3.0, 0.5], dtype=np.float32))
     venv, recorders = recorded_envs(lambda: ToyEnv(box), 1)
@@ -221,6 +288,10 @@ def test_squash_output_needs_a_bounded_box():
         (dict(noise_scaled_lr=1), "noise_scaled_lr"),
         (dict(noise_scaled_lr=True, n_episodes=1), "noise_scaled_lr"),
         (dict(noise_scaled_lr=True, noise_scale_smoothing=1.0), "noise_scale_smoothing"),
+        (dict(return_scaled_lr=500.0), "return_scaled_lr"),
+        (dict(return_scaled_lr=(500.0, 0.0)), "return_scaled_lr"),
+        (dict(return_scaled_lr=(0.0, float("inf"))), "return_scaled_lr"),
+        (dict(return_scaled_lr=(0.0, 1.0, 2.0)), "return_scaled_lr"),
     ],
 )
 def test_bad_option_values_name_the_argument(kwargs, argument):

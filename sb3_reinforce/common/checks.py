@@ -78,6 +78,16 @@ def _check_flag(name: str, value: Any) -> None:
         raise ArgumentError(name, f"{name} must be True or False, got {value!r}")
 
 
+def _check_return_range(value: Any) -> None:
+    """``return_scaled_lr``: None or a pair (low, high) of finite numbers with low < high."""
+    if value is None:
+        return
+    pair = isinstance(value, (tuple, list)) and len(value) == 2 and all(is_number(x) and np.isfinite(x) for x in value)
+    if not pair or not value[0] < value[1]:
+        allowed = "None or a pair (low, high) of finite returns with low < high, e.g. (0, 500) on CartPole-v1"
+        raise ArgumentError("return_scaled_lr", f"return_scaled_lr must be {allowed}, got {value!r}")
+
+
 def check_hyperparameters(
     learning_rate: Any = 3e-3,
     n_episodes: Any = 8,
@@ -88,6 +98,7 @@ def check_hyperparameters(
     normalize_returns: Any = False,
     noise_scaled_lr: Any = False,
     noise_scale_smoothing: Any = 0.9,
+    return_scaled_lr: Any = None,
     ent_coef: Any = 0.0,
     vf_coef: Any = 0.5,
     max_grad_norm: Any = None,
@@ -118,6 +129,7 @@ def check_hyperparameters(
     if baseline == "loo" and n_episodes < 2:
         raise ArgumentError("baseline", f"baseline='loo' needs n_episodes >= 2, got n_episodes={n_episodes}")
     _check_number("noise_scale_smoothing", noise_scale_smoothing, "a number in [0, 1)", lambda x: 0.0 <= x < 1.0)
+    _check_return_range(return_scaled_lr)
     _check_number("ent_coef", ent_coef, "a number >= 0", lambda x: x >= 0)
     _check_number("vf_coef", vf_coef, "a number >= 0", lambda x: x >= 0)
     _check_number("max_grad_norm", max_grad_norm, "a number > 0", lambda x: x > 0, optional=True)

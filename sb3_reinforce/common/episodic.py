@@ -126,6 +126,23 @@ def noise_scaled_lr_factor(pg_norm_sq: float, trace_cov: float) -> float:
     return float(max(0.0, 1.0 - trace_cov / pg_norm_sq))  # a Python float: it becomes the optimizer's saved lr
 
 
+def return_scaled_lr_factor(mean_return: float, low: float, high: float) -> float:
+    """
+    The factor ``return_scaled_lr=(low, high)`` multiplies the learning rate by: the fraction of the way from the
+    batch's mean undiscounted return R_bar to ``high`` that is left, clipped to [0, 1],
+
+        factor = min(1, max(0, (high - R_bar) / (high - low)))
+
+    1 at or below ``low``, 0 at or above ``high`` (no step once every episode of a batch reaches the best return):
+    a learning-rate schedule that decays as the policy improves rather than with the steps taken.
+
+    :param mean_return: R_bar, the mean over the batch's episodes of sum_t r_t
+    :param low: The return at which the full learning rate applies
+    :param high: The return at which the steps stop (for a time-limited env, the best return it allows)
+    """
+    return float(min(1.0, max(0.0, (high - mean_return) / (high - low))))  # a Python float: the optimizer's saved lr
+
+
 def estimator_variance(group_sq_norms: float, pg_norm_sq: float, m: int, n_groups: int) -> float:
     """
     Trace of the covariance of the gradient estimate g_hat = sum_g L_g, estimated by batch means: with
@@ -174,6 +191,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         normalize_returns: bool = False,
         noise_scaled_lr: bool = False,
         noise_scale_smoothing: float = 0.9,
+        return_scaled_lr: tuple[float, float] | None = None,
         ent_coef: float = 0.0,
         vf_coef: float = 0.5,
         max_grad_norm: float | None = None,
@@ -197,6 +215,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             normalize_returns=normalize_returns,
             noise_scaled_lr=noise_scaled_lr,
             noise_scale_smoothing=noise_scale_smoothing,
+            return_scaled_lr=return_scaled_lr,
             ent_coef=ent_coef,
             vf_coef=vf_coef,
             max_grad_norm=max_grad_norm,
@@ -240,6 +259,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         self.noise_scale_smoothing = float(noise_scale_smoothing)
         # Moving averages of ||g_hat||^2 and tr Cov[g_hat] (noise_scaled_lr); saved with the model
         self.noise_scale_averages: np.ndarray | None = None
+        self.return_scaled_lr = None if return_scaled_lr is None else (float(return_scaled_lr[0]), float(return_scaled_lr[1]))
         # Running mean and variance of the returns (normalize_returns); saved with the model
         self.return_rms = RunningMeanStd(shape=()) if self.normalize_returns else None
         self.max_rollout_steps = None if max_rollout_steps is None else int(max_rollout_steps)
@@ -383,6 +403,17 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             param_group["lr"] *= factor
         self.logger.record("train/lr_factor", factor)
 
+    def _lr_factor(self, pg_norm_sq: float, trace_cov: float | None, batch: EpisodeBatch) -> float:
+        """The product of the factors of ``noise_scaled_lr`` and ``return_scaled_lr`` (those that are on)."""
+        factor = 1.0
+        if self.noise_scaled_lr:
+            assert trace_cov is not None  # n_episodes >= 2 is checked
+            factor *= self._noise_scaled_lr_factor(pg_norm_sq, trace_cov)
+        if self.return_scaled_lr is not None:
+            mean_return = float(episode_returns(batch.rewards, batch.lengths, 1.0).mean())
+            factor *= return_scaled_lr_factor(mean_return, *self.return_scaled_lr)
+        return factor
+
     def _noise_scaled_lr_factor(self, pg_norm_sq: float, trace_cov: float) -> float:
         """
         :func:`noise_scaled_lr_factor` of the exponential moving averages, with coefficient
@@ -516,9 +547,8 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
 
         # Optimization step
         trace_cov = estimator_variance(result.group_sq_norms, pg_norm_sq, m, result.n_groups) if result.n_groups > 1 else None
-        if self.noise_scaled_lr:
-            assert trace_cov is not None  # n_episodes >= 2 is checked
-            self._scale_learning_rate(self._noise_scaled_lr_factor(pg_norm_sq, trace_cov))
+        if self.noise_scaled_lr or self.return_scaled_lr is not None:
+            self._scale_learning_rate(self._lr_factor(pg_norm_sq, trace_cov, batch))
         if self.max_grad_norm is not None:
             th.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
         self.policy.optimizer.step()

@@ -59,6 +59,11 @@ class REINFORCE(EpisodicPolicyGradient):
         optimum. The estimator is unchanged. Needs ``n_episodes >= 2``.
     :param noise_scale_smoothing: With ``noise_scaled_lr``: the factor is computed from exponential moving averages,
         with this coefficient in [0, 1), of ||g_hat||^2 and tr Cov[g_hat] over the updates (0: each batch's own)
+    :param return_scaled_lr: None (default) or (low, high): multiply each update's learning rate by
+        ``min(1, max(0, (high - R_bar) / (high - low)))``, with R_bar the batch's mean undiscounted return
+        (:func:`sb3_reinforce.common.episodic.return_scaled_lr_factor`): a schedule that decays as the policy
+        improves, down to no step once a whole batch reaches ``high``. The estimator is unchanged. With
+        ``noise_scaled_lr``, both factors apply.
     :param ent_coef: Entropy coefficient: adds ``-ent_coef * mean_t H(pi(.|s_t))`` to the loss
     :param vf_coef: Value loss coefficient (``baseline="value"`` only): adds
         ``vf_coef * mean_t (V(s_t) - G_t)^2`` to the loss

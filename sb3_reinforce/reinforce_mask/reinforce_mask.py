@@ -57,6 +57,11 @@ class MaskableREINFORCE(EpisodicPolicyGradient):
         optimum. The estimator is unchanged. Needs ``n_episodes >= 2``.
     :param noise_scale_smoothing: With ``noise_scaled_lr``: the factor is computed from exponential moving averages,
         with this coefficient in [0, 1), of ||g_hat||^2 and tr Cov[g_hat] over the updates (0: each batch's own)
+    :param return_scaled_lr: None (default) or (low, high): multiply each update's learning rate by
+        ``min(1, max(0, (high - R_bar) / (high - low)))``, with R_bar the batch's mean undiscounted return
+        (:func:`sb3_reinforce.common.episodic.return_scaled_lr_factor`): a schedule that decays as the policy
+        improves, down to no step once a whole batch reaches ``high``. The estimator is unchanged. With
+        ``noise_scaled_lr``, both factors apply.
     :param ent_coef: Entropy coefficient (entropy over the valid actions)
     :param vf_coef: Value loss coefficient (``baseline="value"`` only)
     :param max_grad_norm: Clip the gradient to this global norm; None (default) for no clipping

@@ -62,6 +62,11 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
         optimum. The estimator is unchanged. Needs ``n_episodes >= 2``.
     :param noise_scale_smoothing: With ``noise_scaled_lr``: the factor is computed from exponential moving averages,
         with this coefficient in [0, 1), of ||g_hat||^2 and tr Cov[g_hat] over the updates (0: each batch's own)
+    :param return_scaled_lr: None (default) or (low, high): multiply each update's learning rate by
+        ``min(1, max(0, (high - R_bar) / (high - low)))``, with R_bar the batch's mean undiscounted return
+        (:func:`sb3_reinforce.common.episodic.return_scaled_lr_factor`): a schedule that decays as the policy
+        improves, down to no step once a whole batch reaches ``high``. The estimator is unchanged. With
+        ``noise_scaled_lr``, both factors apply.
     :param ent_coef: Entropy coefficient
     :param vf_coef: Value loss coefficient (``baseline="value"`` only)
     :param max_grad_norm: Clip the gradient to this global norm; None (default) for no clipping
@@ -103,6 +108,7 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
         normalize_returns: bool = False,
         noise_scaled_lr: bool = False,
         noise_scale_smoothing: float = 0.9,
+        return_scaled_lr: tuple[float, float] | None = None,
         ent_coef: float = 0.0,
         vf_coef: float = 0.5,
         max_grad_norm: float | None = None,
@@ -132,6 +138,7 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
             normalize_returns=normalize_returns,
             noise_scaled_lr=noise_scaled_lr,
             noise_scale_smoothing=noise_scale_smoothing,
+            return_scaled_lr=return_scaled_lr,
             ent_coef=ent_coef,
             vf_coef=vf_coef,
             max_grad_norm=max_grad_norm,
