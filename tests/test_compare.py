@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from sb3_reinforce.experiments.compare import main
-from sb3_reinforce.experiments.compare.grid import GridError, build_grid, write_json_atomic
+from sb3_reinforce.experiments.compare.grid import GridError, build_grid, parse_conf_files, write_json_atomic
 from sb3_reinforce.experiments.compare.runner import open_storage, train_one
 from sb3_reinforce.experiments.compare.stats import (
     MIN_RUNS_FOR_CI,
@@ -106,6 +106,14 @@ def test_budget_is_shared_by_the_compared_algos_or_the_measured_config_own(tmp_p
     assert one.n_timesteps == int(load_entry(default_config("reinforce"), "CartPole-v1")["n_timesteps"])
     (given,) = build_grid(["reinforce"], ["CartPole-v1"], 1, tmp_path, "x", n_timesteps=600)
     assert given.n_timesteps == 600
+    # --own-budgets: every algo at its own entry's budget, as rl-zoo's train runs it
+    own = build_grid(["reinforce", "a2c"], ["CartPole-v1"], 1, tmp_path, "x", own_budgets=True, n_evals=10)
+    a2c_entry = load_entry(parse_conf_files([], ["a2c"])["a2c"], "CartPole-v1")  # rl-zoo's own a2c.yml
+    expected = {"reinforce": one.n_timesteps, "a2c": int(a2c_entry["n_timesteps"])}
+    assert {s.algo: s.n_timesteps for s in own} == expected and len(set(expected.values())) == 2
+    assert {s.algo: s.eval_freq for s in own} == {algo: budget // 10 for algo, budget in expected.items()}
+    with pytest.raises(GridError, match="--own-budgets"):
+        build_grid(["reinforce", "a2c"], ["CartPole-v1"], 1, tmp_path, "x", own_budgets=True, n_timesteps=600)
 
 
 def test_results_made_with_other_settings_are_not_mixed_in(tmp_path):

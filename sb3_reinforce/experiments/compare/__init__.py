@@ -62,6 +62,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "a single algo: its config entry's own budget)",
     )
     parser.add_argument(
+        "--own-budgets",
+        action="store_true",
+        help="train each (algo, env) for its own config entry's n_timesteps, as rl-zoo's train does "
+        "(default: one budget per env, shared by the algos; not with --n-timesteps)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path("compare"), help="output folder: runs, results, report (default: ./compare)"
     )
     parser.add_argument(
@@ -146,12 +152,13 @@ def main(argv: list[str] | None = None) -> None:
             wandb_project=None if args.no_wandb else args.wandb_project,
             final_eval_episodes=args.final_eval_episodes,
             conf_files=args.conf_file,
+            own_budgets=args.own_budgets,
         )
     except GridError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from e
 
-    budgets = {s.env: s.n_timesteps for s in specs}
+    budgets = {f"{s.algo}/{s.env}" if args.own_budgets else s.env: s.n_timesteps for s in specs}
     report.write_meta(
         out,
         {

@@ -333,6 +333,7 @@ def build_grid(
     wandb_project: str | None = None,
     final_eval_episodes: int = 100,
     conf_files: list[str] | None = None,
+    own_budgets: bool = False,
 ) -> list[RunSpec]:
     """
     Check the command line and list the runs of the comparison (algo-major, then env, then seed).
@@ -350,6 +351,8 @@ def build_grid(
     :param wandb_project: wandb project (None: no wandb)
     :param final_eval_episodes: Episodes of the final model's evaluation (each way: deterministic, sampled)
     :param conf_files: ``ALGO:FILE`` config files replacing an algo's default one
+    :param own_budgets: Train each (algo, env) for its own config entry's ``n_timesteps``, as rl-zoo's ``train``
+        would, instead of one budget per env (not with ``n_timesteps``)
     :raises GridError: anything that would make a run unusable, with a message naming it
     """
     from sb3_reinforce import zoo
@@ -365,7 +368,15 @@ def build_grid(
         for algo in algos
         for env_id in envs
     }
-    budgets = {env_id: budget_of(env_id, n_timesteps, [entries[algo, env_id] for algo in algos]) for env_id in envs}
+    if own_budgets and n_timesteps is not None:
+        raise GridError("--own-budgets and --n-timesteps exclude each other: each run's budget comes from its config entry")
+    budgets = {
+        (algo, env_id): budget_of(
+            env_id, n_timesteps, [entries[algo, env_id]] if own_budgets else [entries[a, env_id] for a in algos]
+        )
+        for algo in algos
+        for env_id in envs
+    }
     check_out_dir(out)
     specs = [
         RunSpec(
@@ -375,8 +386,8 @@ def build_grid(
             out=str(out),
             comparison=comparison,
             config=str(configs[algo]),
-            n_timesteps=budgets[env_id],
-            eval_freq=max(budgets[env_id] // n_evals, 1),
+            n_timesteps=budgets[algo, env_id],
+            eval_freq=max(budgets[algo, env_id] // n_evals, 1),
             n_eval_episodes=n_eval_episodes,
             n_eval_envs=n_eval_envs,
             final_eval_episodes=final_eval_episodes,
