@@ -403,15 +403,19 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             param_group["lr"] *= factor
         self.logger.record("train/lr_factor", factor)
 
-    def _lr_factor(self, pg_norm_sq: float, trace_cov: float | None, batch: EpisodeBatch) -> float:
-        """The product of the factors of ``noise_scaled_lr`` and ``return_scaled_lr`` (those that are on)."""
+    def _lr_factor(self, pg_norm_sq: float, trace_cov: float | None, batch: EpisodeBatch, returns: np.ndarray) -> float:
+        """
+        The product of the factors of ``noise_scaled_lr`` and ``return_scaled_lr`` (those that are on).
+
+        :param returns: The batch's episode returns at ``gamma`` (reused as the undiscounted ones when gamma = 1)
+        """
         factor = 1.0
         if self.noise_scaled_lr:
             assert trace_cov is not None  # n_episodes >= 2 is checked
             factor *= self._noise_scaled_lr_factor(pg_norm_sq, trace_cov)
         if self.return_scaled_lr is not None:
-            mean_return = float(episode_returns(batch.rewards, batch.lengths, 1.0).mean())
-            factor *= return_scaled_lr_factor(mean_return, *self.return_scaled_lr)
+            undiscounted = returns if self.gamma == 1.0 else episode_returns(batch.rewards, batch.lengths, 1.0)
+            factor *= return_scaled_lr_factor(float(undiscounted.mean()), *self.return_scaled_lr)
         return factor
 
     def _noise_scaled_lr_factor(self, pg_norm_sq: float, trace_cov: float) -> float:
@@ -548,7 +552,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         # Optimization step
         trace_cov = estimator_variance(result.group_sq_norms, pg_norm_sq, m, result.n_groups) if result.n_groups > 1 else None
         if self.noise_scaled_lr or self.return_scaled_lr is not None:
-            self._scale_learning_rate(self._lr_factor(pg_norm_sq, trace_cov, batch))
+            self._scale_learning_rate(self._lr_factor(pg_norm_sq, trace_cov, batch, returns))
         if self.max_grad_norm is not None:
             th.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
         self.policy.optimizer.step()
