@@ -174,8 +174,8 @@ def test_noise_scaled_lr_factor():
 
 
 def batch_mean_return(n_envs, n_episodes, seed):
-    """The mean return of the first batch of ``make_model(n_envs, n_episodes, seed)`` (collection does not depend on
-    the learning-rate options), and its episodes' parameters before the step."""
+    """The mean undiscounted return of the first batch of ``make_model(n_envs, n_episodes, seed)`` (collection does
+    not depend on the learning-rate options)."""
     model, recorders = make_model(n_envs=n_envs, n_episodes=n_episodes, seed=seed)
     model.learn(1)
     return float(np.mean([sum(ep["rewards"]) for ep in selected_episodes(recorders, n_episodes)]))
