@@ -4,18 +4,23 @@ Run a peer library's own test suite with this package's algorithm in place of th
     python scripts/peer_tests.py sb3 [pytest args]            # SB3's tests, REINFORCE in place of A2C
     python scripts/peer_tests.py contrib-mask [pytest args]   # sb3-contrib's MaskablePPO tests, MaskableREINFORCE
     python scripts/peer_tests.py contrib-lstm [pytest args]   # sb3-contrib's RecurrentPPO tests, RecurrentREINFORCE
+    python scripts/peer_tests.py zoo [pytest args]            # rl-zoo's tests, --algo reinforce in place of a2c
 
 The suite comes from the peer's source distribution on the package index (the version installed here), is
 copied into ``.peer_tests/``, and every name of the peer's algorithm in it (``A2C``, ``MaskablePPO``) becomes this
 package's (``REINFORCE``, ``MaskableREINFORCE``): a subclass that drops the peer's rollout-only arguments
-(``n_steps``, ``gae_lambda``, ...). Only the tests in which our algorithm takes part are run. Tests of what it does
-not have by design are deselected, each with its reason (``SUITES[...]["deselected"]``).
+(``n_steps``, ``gae_lambda``, ...). rl-zoo's tests run its ``train.py``/``enjoy.py`` scripts with ``--algo a2c``
+(and ``ppo_lstm``): they get ``--algo reinforce`` (``reinforce_lstm``) and scripts that call this package's rl-zoo
+entry points. Only the tests in which our algorithm takes part are run. Tests of what it does not have by design,
+or that need files the source distribution does not ship, are deselected, each with its reason
+(``SUITES[...]["deselected"]``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import os
 import re
 import shutil
 import subprocess
@@ -81,6 +86,49 @@ def pytest_collection_modifyitems(config, items):
     config.hook.pytest_deselected(items=dropped)
 '''
 
+# rl-zoo's tests: the algorithm is a string in the command line of rl-zoo's scripts, run from the suite's folder
+ZOO_CONFTEST = '''
+"""Written by scripts/peer_tests.py: only the tests {ours} takes part in are collected; no network."""
+import inspect
+
+import rl_zoo3.utils
+
+DESELECTED = {deselected!r}
+OURS = {ours!r}
+
+# test_enjoy.py lists rl-zoo's pretrained agents on the Hugging Face hub when it is imported: none are used here
+rl_zoo3.utils.get_hf_trained_models = lambda *args, **kwargs: {{}}
+
+
+def _takes_part(item) -> bool:
+    params = getattr(item, "callspec", None)
+    values = [str(v) for v in params.params.values()] if params is not None else []
+    if any(v.startswith(OURS) for v in values):
+        return True
+    return not values and any(name in inspect.getsource(item.function) for name in OURS)
+
+
+def pytest_collection_modifyitems(config, items):
+    kept, dropped = [], []
+    for item in items:
+        reason = next((why for name, why in DESELECTED.items() if name in item.nodeid), None)
+        if _takes_part(item) and reason is None:
+            kept.append(item)
+        else:
+            dropped.append(item)
+            if reason is not None and _takes_part(item):
+                print(f"deselected {{item.nodeid}}: {{reason}}")
+    items[:] = kept
+    config.hook.pytest_deselected(items=dropped)
+'''
+
+ZOO_SCRIPT = '''"""Written by scripts/peer_tests.py: rl-zoo's {name}.py with this package's algorithms registered."""
+from sb3_reinforce.zoo import {name}
+
+if __name__ == "__main__":
+    {name}()
+'''
+
 PPO_ONLY = ("n_steps", "batch_size", "n_epochs", "gae_lambda", "clip_range", "clip_range_vf", "target_kl")
 
 SUITES = {
@@ -139,6 +187,16 @@ SUITES = {
             "CartPoleNoVel-v1 entry of zoo_configs/reinforce_lstm.yml is measured instead",
         },
     },
+    "zoo": {
+        "distribution": "rl_zoo3",
+        "files": ["test_train.py", "test_hyperparams_opt.py", "test_enjoy.py"],
+        # rl-zoo's algo names -> this package's (not in file names: hyperparams/a2c.yml stays A2C's config)
+        "renames": {"a2c": "reinforce", "ppo_lstm": "reinforce_lstm"},
+        "deselected": {
+            "test_load": "reads tests/test_config.yml, which rl-zoo's source distribution does not ship",
+            "test_optimize_log_path": "runs scripts/parse_study.py, which rl-zoo's source distribution does not ship",
+        },
+    },
 }
 
 
@@ -163,9 +221,33 @@ def fetch_tests(distribution: str) -> Path:
     return source / "tests"
 
 
+def prepare_zoo(config: dict) -> Path:
+    """Copy rl-zoo's tests into ``.peer_tests/zoo/tests``, its algo names renamed, with ``train.py``/``enjoy.py``."""
+    target = WORK / "zoo" / "tests"
+    shutil.rmtree(target.parent, ignore_errors=True)
+    source = fetch_tests(config["distribution"])
+    target.mkdir(parents=True)
+    for name in config["files"]:
+        text = (source / name).read_text()
+        for peer, ours in config["renames"].items():
+            text = re.sub(rf"(?<!\w){peer}(?![\w.])", ours, text)
+        (target / name).write_text(text)
+    for name in ("train", "enjoy"):
+        (target.parent / f"{name}.py").write_text(ZOO_SCRIPT.format(name=name))
+    ours = tuple(config["renames"].values())
+    (target / "conftest.py").write_text(ZOO_CONFTEST.format(ours=ours, deselected=config["deselected"]))
+    # rl-zoo's pretrained agents (rl-trained-agents/, which test_continue_training continues and test_enjoy.py's
+    # test_trained_agents plays) are not shipped: one of ours takes their place, trained here with rl-zoo's layout
+    command = [sys.executable, "train.py", "-n", "100", "--algo", ours[0], "--env", "CartPole-v1", "-f", "rl-trained-agents"]
+    subprocess.run(command, cwd=target.parent, check=True, stdout=subprocess.DEVNULL)
+    return target
+
+
 def prepare(suite: str) -> Path:
     """Copy the suite into ``.peer_tests/<suite>/tests`` with the renames and the conftest applied."""
     config = SUITES[suite]
+    if "renames" in config:
+        return prepare_zoo(config)
     target = WORK / suite / "tests"
     shutil.rmtree(target.parent, ignore_errors=True)
     source = fetch_tests(config["distribution"])
@@ -191,7 +273,9 @@ def main() -> None:
     args = parser.parse_args()
     tests = prepare(args.suite)
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", str(tests), *args.pytest_args]
-    raise SystemExit(subprocess.call(command, cwd=tests.parent))
+    # rl-zoo's tests run `python train.py`: the `python` of this interpreter's environment, as if it were activated
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    raise SystemExit(subprocess.call(command, cwd=tests.parent, env={**os.environ, "PATH": path}))
 
 
 if __name__ == "__main__":
