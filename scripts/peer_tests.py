@@ -53,6 +53,23 @@ class {ours}(_Ours):
 {peer_module}.{ours} = {ours}
 '''
 
+# The collection hook that ends every suite's conftest: keep the tests _takes_part(item) accepts, less the deselected
+DESELECT_HOOK = """
+
+def pytest_collection_modifyitems(config, items):
+    kept, dropped = [], []
+    for item in items:
+        reason = next((why for name, why in DESELECTED.items() if name in item.nodeid), None)
+        if _takes_part(item) and reason is None:
+            kept.append(item)
+        else:
+            dropped.append(item)
+            if reason is not None and _takes_part(item):
+                print(f"deselected {{item.nodeid}}: {{reason}}")
+    items[:] = kept
+    config.hook.pytest_deselected(items=dropped)
+"""
+
 CONFTEST = '''
 """Written by scripts/peer_tests.py: only the tests {ours} takes part in are collected."""
 import inspect
@@ -70,20 +87,6 @@ def _takes_part(item) -> bool:
     if classes:
         return {ours} in classes
     return "{ours}" in inspect.getsource(item.function)
-
-
-def pytest_collection_modifyitems(config, items):
-    kept, dropped = [], []
-    for item in items:
-        reason = next((why for name, why in DESELECTED.items() if name in item.nodeid), None)
-        if _takes_part(item) and reason is None:
-            kept.append(item)
-        else:
-            dropped.append(item)
-            if reason is not None and _takes_part(item):
-                print(f"deselected {{item.nodeid}}: {{reason}}")
-    items[:] = kept
-    config.hook.pytest_deselected(items=dropped)
 '''
 
 # rl-zoo's tests: the algorithm is a string in the command line of rl-zoo's scripts, run from the suite's folder
@@ -106,20 +109,6 @@ def _takes_part(item) -> bool:
     if any(v.startswith(OURS) for v in values):
         return True
     return not values and any(name in inspect.getsource(item.function) for name in OURS)
-
-
-def pytest_collection_modifyitems(config, items):
-    kept, dropped = [], []
-    for item in items:
-        reason = next((why for name, why in DESELECTED.items() if name in item.nodeid), None)
-        if _takes_part(item) and reason is None:
-            kept.append(item)
-        else:
-            dropped.append(item)
-            if reason is not None and _takes_part(item):
-                print(f"deselected {{item.nodeid}}: {{reason}}")
-    items[:] = kept
-    config.hook.pytest_deselected(items=dropped)
 '''
 
 ZOO_SCRIPT = '''"""Written by scripts/peer_tests.py: rl-zoo's {name}.py with this package's algorithms registered."""
@@ -235,7 +224,7 @@ def prepare_zoo(config: dict) -> Path:
     for name in ("train", "enjoy"):
         (target.parent / f"{name}.py").write_text(ZOO_SCRIPT.format(name=name))
     ours = tuple(config["renames"].values())
-    (target / "conftest.py").write_text(ZOO_CONFTEST.format(ours=ours, deselected=config["deselected"]))
+    (target / "conftest.py").write_text((ZOO_CONFTEST + DESELECT_HOOK).format(ours=ours, deselected=config["deselected"]))
     # rl-zoo's pretrained agents (rl-trained-agents/, which test_continue_training continues and test_enjoy.py's
     # test_trained_agents plays) are not shipped: one of ours takes their place, trained here with rl-zoo's layout
     command = [sys.executable, "train.py", "-n", "100", "--algo", ours[0], "--env", "CartPole-v1", "-f", "rl-trained-agents"]
@@ -262,7 +251,7 @@ def prepare(suite: str) -> Path:
         path.write_text("import peer_algorithms  # noqa: F401\n" + text)
     names = {key: config[key] for key in ("ours", "peer_module", "peer_only", "init_extra", "deselected")}
     (target / "peer_algorithms.py").write_text(SHIM.format(**names))
-    (target / "conftest.py").write_text(CONFTEST.format(**names))
+    (target / "conftest.py").write_text((CONFTEST + DESELECT_HOOK).format(**names))
     return target
 
 
