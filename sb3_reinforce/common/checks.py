@@ -102,6 +102,7 @@ def check_hyperparameters(
     ent_coef: Any = 0.0,
     vf_coef: Any = 0.5,
     max_grad_norm: Any = None,
+    target_kl: Any = None,
     max_rollout_steps: Any = None,
     policy_kwargs: Any = None,
 ) -> None:
@@ -133,6 +134,7 @@ def check_hyperparameters(
     _check_number("ent_coef", ent_coef, "a number >= 0", lambda x: x >= 0)
     _check_number("vf_coef", vf_coef, "a number >= 0", lambda x: x >= 0)
     _check_number("max_grad_norm", max_grad_norm, "a number > 0", lambda x: x > 0, optional=True)
+    _check_number("target_kl", target_kl, "a finite number > 0", lambda x: 0 < x < np.inf, optional=True)
     if max_rollout_steps is not None and (not is_integer(max_rollout_steps) or max_rollout_steps < 1):
         allowed = "None or an integer >= 1"
         raise ArgumentError("max_rollout_steps", f"max_rollout_steps must be {allowed}, got {max_rollout_steps!r}")

@@ -40,6 +40,8 @@ SUPPORTED_ACTION_SPACES = (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, sp
 TRAIN_CHUNK_STEPS = 16_384
 # Most groups of episodes whose gradients are taken apart to estimate the estimator's variance.
 VARIANCE_GROUPS = 32
+# Most halvings of a step that ``target_kl`` tries before it drops the step (2^-10 of it)
+KL_BACKTRACKS = 10
 
 
 class GradientPass(NamedTuple):
@@ -143,6 +145,21 @@ def return_scaled_lr_factor(mean_return: float, low: float, high: float) -> floa
     return float(min(1.0, max(0.0, (high - mean_return) / (high - low))))  # a Python float: the optimizer's saved lr
 
 
+def approx_kl(old_log_prob: th.Tensor, new_log_prob: th.Tensor) -> float:
+    """
+    The estimate of KL(pi_old || pi_new) that ``target_kl`` bounds, from the batch's own actions a_t ~ pi_old(.|s_t):
+
+        KL_hat = mean_t [(r_t - 1) - log r_t],   r_t = pi_new(a_t|s_t) / pi_old(a_t|s_t)
+
+    unbiased and never negative (the estimate of ``approx_kl`` in SB3's PPO).
+
+    :param old_log_prob: log pi_old(a_t|s_t) for every step
+    :param new_log_prob: log pi_new(a_t|s_t) for every step
+    """
+    log_ratio = new_log_prob - old_log_prob
+    return float(th.mean(th.exp(log_ratio) - 1 - log_ratio).item())
+
+
 def estimator_variance(group_sq_norms: float, pg_norm_sq: float, m: int, n_groups: int) -> float:
     """
     Trace of the covariance of the gradient estimate g_hat = sum_g L_g, estimated by batch means: with
@@ -195,6 +212,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         ent_coef: float = 0.0,
         vf_coef: float = 0.5,
         max_grad_norm: float | None = None,
+        target_kl: float | None = None,
         max_rollout_steps: int | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -219,6 +237,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             ent_coef=ent_coef,
             vf_coef=vf_coef,
             max_grad_norm=max_grad_norm,
+            target_kl=target_kl,
             max_rollout_steps=max_rollout_steps,
             policy_kwargs=policy_kwargs,
         )
@@ -262,6 +281,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         self.return_scaled_lr = None if return_scaled_lr is None else (float(return_scaled_lr[0]), float(return_scaled_lr[1]))
         # Running mean and variance of the returns (normalize_returns); saved with the model
         self.return_rms = RunningMeanStd(shape=()) if self.normalize_returns else None
+        self.target_kl = None if target_kl is None else float(target_kl)
         self.max_rollout_steps = None if max_rollout_steps is None else int(max_rollout_steps)
         self._discarded_steps = 0
         if _init_setup_model:
@@ -442,6 +462,41 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             return float(returns.mean()), float(np.sqrt(returns.var() + 1e-8))
         return float(self.return_rms.mean), float(np.sqrt(self.return_rms.var + 1e-8))
 
+    def _batch_log_prob(self, batch: EpisodeBatch) -> th.Tensor:
+        """log pi(a_t|s_t) of the current parameters for every step of the batch, without gradient."""
+        actions = th.as_tensor(batch.actions, device=self.device)
+        with th.no_grad():
+            return th.cat([self._evaluate_chunk(batch, actions, chunk)[1].flatten() for chunk in self._chunks(batch.lengths)])
+
+    def _bound_kl(self, batch: EpisodeBatch, old_params: list[th.Tensor], old_log_prob: th.Tensor) -> None:
+        """
+        ``target_kl``: shorten the step just taken, theta_old -> theta_new, to
+
+            theta = theta_old + 2^-j (theta_new - theta_old),   j = min {j >= 0 : KL_hat(theta) <= target_kl}
+
+        (:func:`approx_kl` on the batch), trying j = 0..``KL_BACKTRACKS``; if none qualifies, theta = theta_old.
+        All parameters move together (the value head's too); the optimizer's state keeps the full step's update.
+        """
+        assert self.target_kl is not None
+        params = [p for p in self.policy.parameters() if p.requires_grad]
+        steps = [p.detach() - old for p, old in zip(params, old_params)]
+        fraction, kl = 1.0, approx_kl(old_log_prob, self._batch_log_prob(batch))
+        for _ in range(KL_BACKTRACKS):
+            if kl <= self.target_kl:
+                break
+            fraction /= 2
+            with th.no_grad():
+                for p, old, step in zip(params, old_params, steps):
+                    p.copy_(old + fraction * step)
+            kl = approx_kl(old_log_prob, self._batch_log_prob(batch))
+        if kl > self.target_kl:
+            fraction = 0.0
+            with th.no_grad():
+                for p, old in zip(params, old_params):
+                    p.copy_(old)
+        self.logger.record("train/approx_kl", kl if fraction > 0 else 0.0)
+        self.logger.record("train/step_fraction", fraction)
+
     def _predict_values(self, batch: EpisodeBatch) -> np.ndarray:
         with th.no_grad():
             values = [self._chunk_values(batch, chunk) for chunk in self._chunks(batch.lengths)]
@@ -555,7 +610,11 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             self._scale_learning_rate(self._lr_factor(pg_norm_sq, trace_cov, batch, returns))
         if self.max_grad_norm is not None:
             th.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+        if self.target_kl is not None:
+            old_params, old_log_prob = [p.detach().clone() for p in params], self._batch_log_prob(batch)
         self.policy.optimizer.step()
+        if self.target_kl is not None:
+            self._bound_kl(batch, old_params, old_log_prob)
         if self.return_rms is not None:
             self.return_rms.update(raw_returns)
         self._n_updates += 1

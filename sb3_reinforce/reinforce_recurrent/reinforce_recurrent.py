@@ -70,6 +70,12 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
     :param ent_coef: Entropy coefficient
     :param vf_coef: Value loss coefficient (``baseline="value"`` only)
     :param max_grad_norm: Clip the gradient to this global norm; None (default) for no clipping
+    :param target_kl: None (default) or a bound on each step's KL(pi_old || pi_new), estimated on the batch's own
+        actions (:func:`sb3_reinforce.common.episodic.approx_kl`): the step (after any clipping) is halved until the
+        estimate is at most ``target_kl``, at most ``KL_BACKTRACKS`` times, and dropped if it is still above
+        (:meth:`sb3_reinforce.common.episodic.EpisodicPolicyGradient._bound_kl`). It shortens steps, never changes their
+        direction, so the estimator is unchanged. (SB3's PPO stops its epochs at ``1.5 * target_kl``; with one step
+        per batch, REINFORCE shortens the step instead.)
     :param max_rollout_steps: Most env steps (all envs together) one rollout may take before training stops
         with an error. None: as many as fit in 1 GiB of rollout storage, at most 1,000,000.
     :param train_chunk_steps: Most steps of whole episodes in one forward/backward pass of ``train()``; the
@@ -112,6 +118,7 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
         ent_coef: float = 0.0,
         vf_coef: float = 0.5,
         max_grad_norm: float | None = None,
+        target_kl: float | None = None,
         max_rollout_steps: int | None = None,
         train_chunk_steps: int = TRAIN_CHUNK_STEPS,
         stats_window_size: int = 100,
@@ -142,6 +149,7 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
             ent_coef=ent_coef,
             vf_coef=vf_coef,
             max_grad_norm=max_grad_norm,
+            target_kl=target_kl,
             max_rollout_steps=max_rollout_steps,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
