@@ -17,6 +17,7 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.preprocessing import get_action_dim
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import explained_variance, obs_as_tensor
@@ -284,6 +285,8 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         self.target_kl = None if target_kl is None else float(target_kl)
         self.max_rollout_steps = None if max_rollout_steps is None else int(max_rollout_steps)
         self._discarded_steps = 0
+        # Each env's last exploration noise n_{t-1} (policy's noise_correlation > 0); not saved
+        self._last_noise: th.Tensor | None = None
         if _init_setup_model:
             self._setup_model()
 
@@ -306,6 +309,9 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             self.observation_space, self.action_space, masked=self.stores_action_masks
         )
         self.rollout_buffer = EpisodeBuffer(self.observation_space, self.action_space, self.n_envs, self.n_episodes, max_steps)
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_last_noise"]
 
     def _update_current_progress_remaining(self, num_timesteps: int, total_timesteps: int) -> None:
         # Whole episodes overshoot total_timesteps: never let a schedule see progress below 0
@@ -372,6 +378,13 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
 
     def _sample_actions(self, obs: Any, action_masks: np.ndarray | None) -> th.Tensor:
         """a_t ~ pi_theta(. | s_t) for every env, the rollout's step (under ``action_masks`` when given)."""
+        if self.policy.noise_correlation > 0:
+            assert self._last_episode_starts is not None
+            starts = th.as_tensor(self._last_episode_starts, device=self.device)
+            if self._last_noise is None or len(self._last_noise) != len(starts):
+                self._last_noise = th.zeros((len(starts), get_action_dim(self.action_space)), device=self.device)
+            actions, self._last_noise = self.policy.sample_correlated_actions(obs, self._last_noise, starts)
+            return actions
         if action_masks is None:
             return self.policy.sample_actions(obs)
         return self.policy.sample_actions(obs, action_masks=action_masks)  # type: ignore[call-arg]
@@ -386,14 +399,25 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         return obs_as_tensor(observations[start:end], self.device)
 
     def _chunks(self, lengths: np.ndarray, offset: int = 0) -> list[Chunk]:
-        """Chunks of consecutive episodes (the given ``lengths``, starting at step ``offset``), see :func:`episode_chunks`."""
-        return episode_chunks(lengths, TRAIN_CHUNK_STEPS, offset)
+        """
+        Chunks of consecutive episodes (the given ``lengths``, starting at step ``offset``), see :func:`episode_chunks`;
+        whole episodes only with correlated noise, whose log-probabilities read the previous step.
+        """
+        if self.policy.noise_correlation == 0:
+            return episode_chunks(lengths, TRAIN_CHUNK_STEPS, offset)
+        try:
+            return episode_chunks(lengths, TRAIN_CHUNK_STEPS, offset, split_episodes=False)
+        except ValueError as e:
+            raise ValueError(f"{e}: noise_correlation > 0 needs each episode whole in train()") from e
 
     def _evaluate_chunk(
         self, batch: EpisodeBatch, actions: th.Tensor, chunk: Chunk
     ) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
         """V(s), log pi(a|s) and the entropy of pi(.|s) for the steps of one chunk, as the policy chose the actions."""
         obs = self._obs_slice(batch.observations, chunk.start, chunk.end)
+        if self.policy.noise_correlation > 0:
+            assert chunk.lengths is not None  # chunks of whole episodes
+            return self.policy.evaluate_correlated_actions(obs, actions[chunk.start : chunk.end], chunk.lengths)
         if batch.action_masks is None:
             return self.policy.evaluate_actions(obs, actions[chunk.start : chunk.end])
         masks = th.as_tensor(batch.action_masks[chunk.start : chunk.end], device=self.device)  # each step's masks

@@ -33,7 +33,7 @@ from stable_baselines3.common.torch_layers import (
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
-from sb3_reinforce.common.checks import ArgumentError, ArgumentTypeError
+from sb3_reinforce.common.checks import ArgumentError, ArgumentTypeError, is_number
 
 
 class ReinforcePolicy(BasePolicy):
@@ -64,6 +64,12 @@ class ReinforcePolicy(BasePolicy):
         Gaussian sample u instead of u clipped to the bounds. The score function stays grad log pi(u|s) of the
         Gaussian: the squashing is a fixed map of u, part of the environment as far as the gradient goes (the
         log-density of tanh(u) differs from that of u by a term without theta). ``predict()`` maps the same way.
+    :param noise_correlation: ``Box`` actions only: rho in [0, 1), the correlation of the Gaussian exploration noise
+        between consecutive steps of an episode (0, the default: independent draws). The rollout samples
+        u_t = mu(s_t) + n_t with the AR(1) noise n_0 = sigma eps_0, n_t = rho n_{t-1} + sqrt(1 - rho^2) sigma eps_t,
+        so every n_t ~ N(0, sigma^2) but pushes persist for about 1 / (1 - rho) steps. The score function is that
+        of each action given the episode so far (:meth:`evaluate_correlated_actions`), which is exact; ``predict()``
+        and ``get_distribution()`` give each step's marginal N(mu(s), sigma^2).
     """
 
     def __init__(
@@ -83,7 +89,12 @@ class ReinforcePolicy(BasePolicy):
         optimizer_kwargs: dict[str, Any] | None = None,
         use_value_net: bool = False,
         squash_output: bool = False,
+        noise_correlation: float = 0.0,
     ):
+        if not (is_number(noise_correlation) and 0.0 <= noise_correlation < 1.0):
+            raise ArgumentError("policy_kwargs", f"noise_correlation must be a number in [0, 1), got {noise_correlation!r}")
+        if noise_correlation > 0 and not isinstance(action_space, spaces.Box):
+            raise ArgumentError("policy_kwargs", f"noise_correlation > 0 needs a Box action space, got {action_space}")
         if squash_output and not (
             isinstance(action_space, spaces.Box) and np.all(np.isfinite(action_space.low) & np.isfinite(action_space.high))
         ):
@@ -127,6 +138,7 @@ class ReinforcePolicy(BasePolicy):
         self.log_std_init = log_std_init
         self.share_features_extractor = share_features_extractor
         self.use_value_net = use_value_net
+        self.noise_correlation = float(noise_correlation)
         self.action_dist = self._make_action_dist(action_space)
 
         self.features_extractor = self.make_features_extractor()
@@ -149,6 +161,7 @@ class ReinforcePolicy(BasePolicy):
                 optimizer_kwargs=self.optimizer_kwargs,
                 use_value_net=self.use_value_net,
                 squash_output=self.squash_output,
+                noise_correlation=self.noise_correlation,
             )
         )
         return data
@@ -231,6 +244,60 @@ class ReinforcePolicy(BasePolicy):
         if isinstance(self.action_dist, CategoricalDistribution):
             return th.multinomial(th.softmax(self.action_net(latent_pi), dim=-1), 1).squeeze(-1)
         return self._get_action_dist_from_latent(latent_pi).get_actions()
+
+    def _gaussian(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor]:
+        """mu(s) and sigma of the Gaussian policy (``Box`` actions)."""
+        mean = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
+        return mean, th.ones_like(mean) * self.log_std.exp()
+
+    def sample_correlated_actions(
+        self, obs: PyTorchObs, noise: th.Tensor, episode_starts: th.Tensor
+    ) -> tuple[th.Tensor, th.Tensor]:
+        """
+        One rollout step with ``noise_correlation`` = rho: u_t = mu(s_t) + n_t, with n_t = sigma eps_t where an
+        episode starts and n_t = rho n_{t-1} + sqrt(1 - rho^2) sigma eps_t elsewhere, eps_t ~ N(0, I).
+
+        :param obs: Observations, one per env
+        :param noise: n_{t-1} of every env (ignored where an episode starts)
+        :param episode_starts: 1 where the observation is the first of an episode
+        :return: the actions u_t and the noise n_t
+        """
+        mean, std = self._gaussian(obs)
+        eps = th.randn_like(mean)
+        carried = self.noise_correlation * noise + np.sqrt(1.0 - self.noise_correlation**2) * std * eps
+        new_noise = th.where(episode_starts.bool().reshape(-1, 1), std * eps, carried)
+        return mean + new_noise, new_noise
+
+    def evaluate_correlated_actions(
+        self, obs: PyTorchObs, actions: th.Tensor, lengths: np.ndarray
+    ) -> tuple[th.Tensor | None, th.Tensor, th.Tensor]:
+        """
+        With ``noise_correlation`` = rho: the log-density of each action given the episode so far, the exact factors
+        of the episode's action density (sum_t log pi(u_t | h_t) = log p(u_0..u_T | s_0..s_T)):
+
+            log pi(u_0 | h_0) = log N(u_0; mu(s_0), sigma^2)
+            log pi(u_t | h_t) = log N(u_t; mu(s_t) + rho (u_{t-1} - mu(s_{t-1})), (1 - rho^2) sigma^2),  t >= 1
+
+        A step's score is then zero-mean given the past, so rewards-to-go and baselines of s_t keep the estimate
+        unbiased, as with independent noise.
+
+        :param obs: Observations of whole episodes, back to back
+        :param actions: The actions sampled (before any clipping or squashing)
+        :param lengths: Length of each episode
+        :return: V(s) (None without a value head), log pi(u_t | h_t) and the entropy of pi(. | h_t)
+        """
+        mean, std = self._gaussian(obs)
+        starts = th.zeros(len(mean), dtype=th.bool, device=mean.device)
+        starts[np.concatenate(([0], np.cumsum(lengths)[:-1]))] = True
+        starts = starts.reshape(-1, 1)
+        residual = actions - mean
+        previous = th.cat([th.zeros_like(residual[:1]), residual[:-1]])
+        rho = self.noise_correlation
+        conditional = th.distributions.Normal(
+            th.where(starts, mean, mean + rho * previous), th.where(starts, std, std * np.sqrt(1.0 - rho**2))
+        )
+        values = self.predict_values(obs) if self.use_value_net else None
+        return values, conditional.log_prob(actions).sum(dim=-1), conditional.entropy().sum(dim=-1)
 
     def predict_values(self, obs: PyTorchObs) -> th.Tensor:
         """
