@@ -10,6 +10,11 @@ from gymnasium import spaces
 
 from sb3_reinforce.common.episodic import KL_BACKTRACKS
 from tests.envs import selected_episodes
+from tests.test_maskable import MaskedToyEnv, masked_softmax
+from tests.test_maskable import make_model as make_masked
+from tests.test_maskable import params as masked_params
+from tests.test_recurrent import hand_log_probs
+from tests.test_recurrent import make_model as make_recurrent
 from tests.test_update import make_model, params, softmax
 
 
@@ -69,10 +74,6 @@ def test_step_is_dropped_when_no_halving_meets_the_target():
 
 
 def test_masked_kl_uses_the_masked_policy():
-    from tests.test_maskable import MaskedToyEnv, masked_softmax
-    from tests.test_maskable import make_model as make_masked
-    from tests.test_maskable import params as masked_params
-
     space = spaces.Discrete(4)
     model, recorders = make_masked(space, target_kl=1e6)
     before = masked_params(model)
@@ -97,9 +98,6 @@ def test_masked_kl_uses_the_masked_policy():
 
 
 def test_recurrent_kl_uses_the_whole_episode_memory():
-    from tests.test_recurrent import hand_log_probs
-    from tests.test_recurrent import make_model as make_recurrent
-
     model, recorders = make_recurrent(target_kl=1e6)
     before = {name: p.detach().clone().double() for name, p in model.policy.named_parameters()}
     model.learn(1)

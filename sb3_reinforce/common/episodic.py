@@ -492,9 +492,9 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         with th.no_grad():
             return th.cat([self._evaluate_chunk(batch, actions, chunk)[1].flatten() for chunk in self._chunks(batch.lengths)])
 
-    def _bound_kl(self, batch: EpisodeBatch, old_params: list[th.Tensor], old_log_prob: th.Tensor) -> None:
+    def _kl_bounded_step(self, batch: EpisodeBatch, params: list[th.nn.Parameter]) -> None:
         """
-        ``target_kl``: shorten the step just taken, theta_old -> theta_new, to
+        ``target_kl``: the optimizer's step theta_old -> theta_new, shortened to
 
             theta = theta_old + 2^-j (theta_new - theta_old),   j = min {j >= 0 : KL_hat(theta) <= target_kl}
 
@@ -502,23 +502,26 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         All parameters move together (the value head's too); the optimizer's state keeps the full step's update.
         """
         assert self.target_kl is not None
-        params = [p for p in self.policy.parameters() if p.requires_grad]
+        old_params, old_log_prob = [p.detach().clone() for p in params], self._batch_log_prob(batch)
+        self.policy.optimizer.step()
         steps = [p.detach() - old for p, old in zip(params, old_params)]
+
+        def move(fraction: float) -> float:
+            """Set theta = theta_old + fraction * step and return KL_hat there."""
+            with th.no_grad():
+                for p, old, step in zip(params, old_params, steps):
+                    p.copy_(old + fraction * step)
+            return approx_kl(old_log_prob, self._batch_log_prob(batch))
+
         fraction, kl = 1.0, approx_kl(old_log_prob, self._batch_log_prob(batch))
         for _ in range(KL_BACKTRACKS):
             if kl <= self.target_kl:
                 break
             fraction /= 2
-            with th.no_grad():
-                for p, old, step in zip(params, old_params, steps):
-                    p.copy_(old + fraction * step)
-            kl = approx_kl(old_log_prob, self._batch_log_prob(batch))
+            kl = move(fraction)
         if kl > self.target_kl:
-            fraction = 0.0
-            with th.no_grad():
-                for p, old in zip(params, old_params):
-                    p.copy_(old)
-        self.logger.record("train/approx_kl", kl if fraction > 0 else 0.0)
+            fraction, kl = 0.0, move(0.0)
+        self.logger.record("train/approx_kl", kl)
         self.logger.record("train/step_fraction", fraction)
 
     def _predict_values(self, batch: EpisodeBatch) -> np.ndarray:
@@ -634,11 +637,10 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             self._scale_learning_rate(self._lr_factor(pg_norm_sq, trace_cov, batch, returns))
         if self.max_grad_norm is not None:
             th.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
-        if self.target_kl is not None:
-            old_params, old_log_prob = [p.detach().clone() for p in params], self._batch_log_prob(batch)
-        self.policy.optimizer.step()
-        if self.target_kl is not None:
-            self._bound_kl(batch, old_params, old_log_prob)
+        if self.target_kl is None:
+            self.policy.optimizer.step()
+        else:
+            self._kl_bounded_step(batch, params)
         if self.return_rms is not None:
             self.return_rms.update(raw_returns)
         self._n_updates += 1

@@ -246,9 +246,10 @@ class ReinforcePolicy(BasePolicy):
         return self._get_action_dist_from_latent(latent_pi).get_actions()
 
     def _gaussian(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor]:
-        """mu(s) and sigma of the Gaussian policy (``Box`` actions)."""
-        mean = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
-        return mean, th.ones_like(mean) * self.log_std.exp()
+        """mu(s) and sigma of the Gaussian policy (``Box`` actions), from :meth:`get_distribution`."""
+        normal = self.get_distribution(obs).distribution
+        assert isinstance(normal, th.distributions.Normal)
+        return normal.mean, normal.stddev
 
     def sample_correlated_actions(
         self, obs: PyTorchObs, noise: th.Tensor, episode_starts: th.Tensor

@@ -68,7 +68,7 @@ class MaskableREINFORCE(EpisodicPolicyGradient):
     :param target_kl: None (default) or a bound on each step's KL(pi_old || pi_new), estimated on the batch's own
         actions (:func:`sb3_reinforce.common.episodic.approx_kl`): the step (after any clipping) is halved until the
         estimate is at most ``target_kl``, at most ``KL_BACKTRACKS`` times, and dropped if it is still above
-        (:meth:`sb3_reinforce.common.episodic.EpisodicPolicyGradient._bound_kl`). It shortens steps, never changes their
+        (:meth:`sb3_reinforce.common.episodic.EpisodicPolicyGradient._kl_bounded_step`). It shortens steps, never changes their
         direction, so the estimator is unchanged. (SB3's PPO stops its epochs at ``1.5 * target_kl``; with one step
         per batch, REINFORCE shortens the step instead.)
     :param max_rollout_steps: Most env steps (all envs together) one rollout may take before training stops
