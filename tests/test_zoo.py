@@ -171,7 +171,7 @@ def test_every_sampled_configuration_builds_and_trains(sampler):
         model = REINFORCE("MlpPolicy", "Pendulum-v1" if trial.number % 2 else "CartPole-v1", seed=0, **params)
         model.learn(300)
         study.tell(trial, 0.0)
-    vr_keys = {"reward_to_go", "baseline", "normalize_advantage", "gamma", "ent_coef", "max_grad_norm"}
+    vr_keys = {"reward_to_go", "baseline", "normalize_advantage", "gamma", "ent_coef", "max_grad_norm", "target_kl"}
     assert (vr_keys <= set(study.trials[0].params)) == (sampler is sample_reinforce_vr_params)
 
 

@@ -58,7 +58,8 @@ def sample_reinforce_params(trial: optuna.Trial, n_actions: int, n_envs: int, ad
 def sample_reinforce_vr_params(trial: optuna.Trial, n_actions: int, n_envs: int, additional_args: dict) -> dict[str, Any]:
     """
     Search space of REINFORCE with its variance-reduction options: the vanilla space plus reward-to-go,
-    baseline, running or batch normalization of the weights, discount, entropy bonus and gradient clipping.
+    baseline, running or batch normalization of the weights, discount, entropy bonus, gradient clipping and the
+    KL-bounded step (``target_kl``).
 
     :param trial: Optuna trial
     :param n_actions: Unused (rl-zoo's sampler signature)
@@ -74,6 +75,7 @@ def sample_reinforce_vr_params(trial: optuna.Trial, n_actions: int, n_envs: int,
         gamma=trial.suggest_categorical("gamma", [0.98, 0.99, 0.995, 0.999, 1.0]),
         ent_coef=trial.suggest_categorical("ent_coef", [0.0, 1e-4, 1e-3, 1e-2]),
         max_grad_norm=trial.suggest_categorical("max_grad_norm", [0.0, 0.5, 1.0, 5.0]),
+        target_kl=trial.suggest_categorical("target_kl", [None, 1e-4, 1e-3, 1e-2]),
     )
     if params["baseline"] == "value":
         params["vf_coef"] = trial.suggest_float("vf_coef", 0.1, 1.0)
