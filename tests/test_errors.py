@@ -7,6 +7,7 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import IdentityEnv
+from stable_baselines3.common.vec_env import VecNormalize
 
 from sb3_reinforce import REINFORCE
 from sb3_reinforce.common.buffers import RolloutTooLongError
@@ -146,3 +147,18 @@ def test_more_envs_than_episodes_is_allowed_and_exact():
     model.learn(1)
     np.testing.assert_array_equal(model.rollout_buffer.quotas, [1, 1, 0, 0])
     assert len(model.rollout_buffer.get().lengths) == 2
+
+
+def test_return_scaled_lr_refuses_normalized_rewards_before_any_step():
+    env = VecNormalize(make_vec_env("CartPole-v1", n_envs=1, seed=0), norm_reward=True)
+    model = REINFORCE("MlpPolicy", env, return_scaled_lr=(0, 500), seed=0)
+    before = th.cat([p.detach().flatten().clone() for p in model.policy.parameters()])
+    with pytest.raises(ArgumentError, match=r"return_scaled_lr=\(0.0, 500.0\) .* norm_reward=True") as info:
+        model.learn(200)
+    assert info.value.argument == "return_scaled_lr"
+    assert model.num_timesteps == 0
+    assert th.equal(before, th.cat([p.detach().flatten() for p in model.policy.parameters()]))
+    # Observations alone normalized: the rewards are the env's own, and it trains
+    env = VecNormalize(make_vec_env("CartPole-v1", n_envs=1, seed=0), norm_reward=False)
+    model = REINFORCE("MlpPolicy", env, return_scaled_lr=(0, 500), seed=0).learn(200)
+    assert model.num_timesteps >= 200

@@ -24,7 +24,7 @@ from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_reinforce.common.buffers import EpisodeBatch, EpisodeBuffer, default_max_rollout_steps
-from sb3_reinforce.common.checks import UnsupportedSpaceError, check_hyperparameters, check_policy
+from sb3_reinforce.common.checks import ArgumentError, UnsupportedSpaceError, check_hyperparameters, check_policy
 from sb3_reinforce.common.policies import ReinforcePolicy
 from sb3_reinforce.common.returns import episode_returns, rewards_to_go, step_returns, step_weights
 
@@ -312,6 +312,19 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_last_noise"]
+
+    def _setup_learn(self, total_timesteps: int, *args: Any, **kwargs: Any) -> tuple[int, BaseCallback]:
+        # return_scaled_lr reads the batch's rewards, which VecNormalize(norm_reward=True) has rescaled by a running
+        # statistic: thresholds in the env's units would then mean nothing. Refuse before the first rollout.
+        vec_normalize = self.get_vec_normalize_env()
+        if self.return_scaled_lr is not None and vec_normalize is not None and vec_normalize.norm_reward:
+            raise ArgumentError(
+                "return_scaled_lr",
+                f"return_scaled_lr={self.return_scaled_lr} compares the batch's mean return with thresholds in the "
+                "env's reward units, but the env is a VecNormalize with norm_reward=True, whose rewards are rescaled "
+                "by a running statistic: use norm_reward=False, or drop return_scaled_lr",
+            )
+        return super()._setup_learn(total_timesteps, *args, **kwargs)
 
     def _update_current_progress_remaining(self, num_timesteps: int, total_timesteps: int) -> None:
         # Whole episodes overshoot total_timesteps: never let a schedule see progress below 0

@@ -61,7 +61,8 @@ class MaskableREINFORCE(EpisodicPolicyGradient):
         ``min(1, max(0, (high - R_bar) / (high - low)))``, with R_bar the batch's mean undiscounted return
         (:func:`sb3_reinforce.common.episodic.return_scaled_lr_factor`): a schedule that decays as the policy
         improves, down to no step once a whole batch reaches ``high``. The estimator is unchanged. With
-        ``noise_scaled_lr``, both factors apply.
+        ``noise_scaled_lr``, both factors apply. Not with ``VecNormalize(norm_reward=True)`` (its rewards are
+        rescaled: an error).
     :param ent_coef: Entropy coefficient (entropy over the valid actions)
     :param vf_coef: Value loss coefficient (``baseline="value"`` only)
     :param max_grad_norm: Clip the gradient to this global norm; None (default) for no clipping
