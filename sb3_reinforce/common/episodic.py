@@ -505,14 +505,6 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         with th.no_grad():
             return th.cat([self._evaluate_chunk(batch, actions, chunk)[1].flatten() for chunk in self._chunks(batch.lengths)])
 
-    def _policy_parameters(self, batch: EpisodeBatch) -> set[int]:
-        """The ids of the parameters log pi_theta(a|s) depends on (found by autograd on the batch's first chunk)."""
-        chunk = self._chunks(batch.lengths)[0]
-        log_prob = self._evaluate_chunk(batch, th.as_tensor(batch.actions, device=self.device), chunk)[1].sum()
-        params = [p for p in self.policy.parameters() if p.requires_grad]
-        grads = th.autograd.grad(log_prob, params, allow_unused=True)
-        return {id(p) for p, grad in zip(params, grads) if grad is not None}
-
     def _kl_bounded_step(self, batch: EpisodeBatch, params: list[th.nn.Parameter]) -> None:
         """
         ``target_kl``: the optimizer's step theta_old -> theta_new, shortened to
@@ -520,12 +512,9 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             theta = theta_old + 2^-j (theta_new - theta_old),   j = min {j >= 0 : KL_hat(theta) <= target_kl}
 
         (:func:`approx_kl` on the batch), trying j = 0..``KL_BACKTRACKS``; if none qualifies, theta = theta_old.
-        theta is the parameters pi_theta depends on; those it does not (a separate value network's) keep the
-        optimizer's full step. The optimizer's state keeps the full step's update.
+        All parameters move together (the value head's too); the optimizer's state keeps the full step's update.
         """
         assert self.target_kl is not None
-        policy_ids = self._policy_parameters(batch)
-        params = [p for p in params if id(p) in policy_ids]
         old_params, old_log_prob = [p.detach().clone() for p in params], self._batch_log_prob(batch)
         self.policy.optimizer.step()
         steps = [p.detach() - old for p, old in zip(params, old_params)]

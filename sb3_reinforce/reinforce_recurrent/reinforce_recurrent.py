@@ -75,8 +75,8 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
         actions (:func:`sb3_reinforce.common.episodic.approx_kl`): the step (after any clipping) is halved until the
         estimate is at most ``target_kl``, at most ``KL_BACKTRACKS`` times, and dropped if it is still above
         (:meth:`sb3_reinforce.common.episodic.EpisodicPolicyGradient._kl_bounded_step`). It shortens steps, never changes their
-        direction, so the estimator is unchanged. A value network's parameters take the full step. (SB3's PPO stops
-        its epochs at ``1.5 * target_kl``; with one step per batch, REINFORCE shortens the step instead.)
+        direction, so the estimator is unchanged. (SB3's PPO stops its epochs at ``1.5 * target_kl``; with one step
+        per batch, REINFORCE shortens the step instead.)
     :param max_rollout_steps: Most env steps (all envs together) one rollout may take before training stops
         with an error. None: as many as fit in 1 GiB of rollout storage, at most 1,000,000.
     :param train_chunk_steps: Most steps of whole episodes in one forward/backward pass of ``train()``; the
