@@ -8,6 +8,7 @@ import pytest
 import torch as th
 from gymnasium import spaces
 
+from sb3_reinforce import REINFORCE
 from sb3_reinforce.common.episodic import KL_BACKTRACKS
 from tests.envs import selected_episodes
 from tests.test_maskable import MaskedToyEnv, masked_softmax
@@ -111,3 +112,24 @@ def test_recurrent_kl_uses_the_whole_episode_memory():
     expected = float(np.mean(np.concatenate(terms)))
     assert expected > 0
     assert model.logger.name_to_value["train/approx_kl"] == pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_value_network_steps_with_the_policy(env_id):
+    """As PPO's early stop halts the value's epochs too, the bound shortens the value network's step by the same fraction."""
+
+    def one_update(**kwargs):
+        model = REINFORCE("MlpPolicy", env_id, n_episodes=2, baseline="value", seed=0, **kwargs)
+        before = {name: p.detach().clone() for name, p in model.policy.named_parameters()}
+        model.learn(1)
+        return model, before, {name: p.detach().clone() for name, p in model.policy.named_parameters()}
+
+    _, before, full = one_update()
+    model, before_bounded, after = one_update(target_kl=1e-9)
+    fraction = model.logger.name_to_value["train/step_fraction"]
+    assert fraction < 1
+    assert any(name.startswith(("critic_net.", "value_net.")) for name in before)
+    for name, value in after.items():
+        th.testing.assert_close(before_bounded[name], before[name])
+        assert not th.equal(full[name], before[name]), name  # every parameter moved in the full step
+        th.testing.assert_close(value, before[name] + fraction * (full[name] - before[name]), rtol=1e-5, atol=1e-7, msg=name)
