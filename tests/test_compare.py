@@ -116,6 +116,18 @@ def test_budget_is_shared_by_the_compared_algos_or_the_measured_config_own(tmp_p
         build_grid(["reinforce", "a2c"], ["CartPole-v1"], 1, tmp_path, "x", own_budgets=True, n_timesteps=600)
 
 
+def test_first_seed_shifts_the_seeds_and_the_missing_list(tmp_path):
+    from sb3_reinforce.experiments.compare import report
+
+    specs = build_grid(["reinforce"], ["CartPole-v1"], 3, tmp_path, "x", n_timesteps=600, first_seed=10)
+    assert [s.seed for s in specs] == [10, 11, 12] and specs[0].run_dir.name == "seed_10"
+    with pytest.raises(GridError, match="--first-seed must be >= 0"):
+        build_grid(["reinforce"], ["CartPole-v1"], 1, tmp_path, "x", first_seed=-1)
+    report.write_meta(tmp_path, {"algos": ["reinforce"], "envs": ["CartPole-v1"], "seeds": 3, "first_seed": 10})
+    write_json_atomic(specs[1].result_path, {**specs[1].result_header(), "status": "failed", "error": "boom"})
+    assert "reinforce CartPole-v1 seed 10, reinforce CartPole-v1 seed 12" in report.build_report(tmp_path, quiet=True)
+
+
 def test_results_made_with_other_settings_are_not_mixed_in(tmp_path):
     (spec,) = build_grid(["a2c"], ["CartPole-v1"], 1, tmp_path, "x", n_timesteps=600)
     write_json_atomic(spec.result_path, {"algo": "a2c", "status": "ok", "settings": {**spec.settings(), "n_timesteps": 500}})

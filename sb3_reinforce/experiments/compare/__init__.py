@@ -52,7 +52,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--envs", nargs="+", default=["CartPole-v1", "Acrobot-v1"], help="Gymnasium env ids (default: CartPole-v1 Acrobot-v1)"
     )
-    parser.add_argument("--seeds", type=int, default=5, help="number of seeds per (algo, env): seeds 0 .. N-1 (default: 5)")
+    parser.add_argument(
+        "--seeds", type=int, default=5, help="seeds per (algo, env): seeds K .. K+N-1, K from --first-seed (default: 5)"
+    )
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="first seed K, e.g. 10 for seeds held out from tuning (default: 0)"
+    )
     parser.add_argument(
         "-n",
         "--n-timesteps",
@@ -153,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
             final_eval_episodes=args.final_eval_episodes,
             conf_files=args.conf_file,
             own_budgets=args.own_budgets,
+            first_seed=args.first_seed,
         )
     except GridError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -166,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
             "algos": args.algos,
             "envs": args.envs,
             "seeds": args.seeds,
+            "first_seed": args.first_seed,
             "budgets": budgets,
             "n_evals": args.n_evals,
             "n_eval_episodes": args.eval_episodes,

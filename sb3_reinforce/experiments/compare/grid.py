@@ -334,13 +334,14 @@ def build_grid(
     final_eval_episodes: int = 100,
     conf_files: list[str] | None = None,
     own_budgets: bool = False,
+    first_seed: int = 0,
 ) -> list[RunSpec]:
     """
     Check the command line and list the runs of the comparison (algo-major, then env, then seed).
 
     :param algos: Algo names
     :param envs: Gymnasium env ids
-    :param seeds: Number of seeds (seeds 0 .. seeds - 1)
+    :param seeds: Number of seeds (seeds ``first_seed`` .. ``first_seed + seeds - 1``)
     :param out: Output folder (created, must be writable)
     :param comparison: Name of the comparison
     :param n_timesteps: Step budget for every env (None: :func:`budget_of`)
@@ -353,6 +354,7 @@ def build_grid(
     :param conf_files: ``ALGO:FILE`` config files replacing an algo's default one
     :param own_budgets: Train each (algo, env) for its own config entry's ``n_timesteps``, as rl-zoo's ``train``
         would, instead of one budget per env (not with ``n_timesteps``)
+    :param first_seed: The first seed (seeds held out from tuning, e.g. 10 .. 19, without renumbering)
     :raises GridError: anything that would make a run unusable, with a message naming it
     """
     from sb3_reinforce import zoo
@@ -360,6 +362,8 @@ def build_grid(
     zoo.register()
     evaluation = dict(n_evals=n_evals, n_eval_episodes=n_eval_episodes, n_eval_envs=n_eval_envs)
     _check_counts(seeds, n_timesteps, {**evaluation, "final_eval_episodes": final_eval_episodes})
+    if first_seed < 0:
+        raise GridError(f"--first-seed must be >= 0, got {first_seed}")
     _check_names(algos, envs)
     overrides = parse_params(params or [], algos)
     configs = parse_conf_files(conf_files or [], algos)
@@ -398,7 +402,7 @@ def build_grid(
         )
         for algo in algos
         for env_id in envs
-        for seed in range(seeds)
+        for seed in range(first_seed, first_seed + seeds)
     ]
     check_existing(specs)
     return specs

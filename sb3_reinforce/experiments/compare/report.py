@@ -330,7 +330,7 @@ def _missing_section(meta: dict[str, Any], results: list[dict[str, Any]]) -> lis
         (a, e, s)
         for a in meta.get("algos", [])
         for e in meta.get("envs", [])
-        for s in range(meta.get("seeds", 0))
+        for s in range(meta.get("first_seed", 0), meta.get("first_seed", 0) + meta.get("seeds", 0))
         if (a, e, s) not in done
     ]
     if not missing:
