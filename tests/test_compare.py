@@ -1,4 +1,4 @@
-"""The comparison command: grid, report, wandb offline, resuming, failures, bad input, Optuna grid workers."""
+"""The comparison command: grid, report, wandb offline, resuming, failures, bad input (grid workers: test_cluster.py)."""
 
 import json
 import os
@@ -9,13 +9,12 @@ import sys
 import time
 
 import numpy as np
-import optuna
 import pandas as pd
 import pytest
 
 from sb3_reinforce.experiments.compare import main
 from sb3_reinforce.experiments.compare.grid import GridError, build_grid, parse_conf_files, write_json_atomic
-from sb3_reinforce.experiments.compare.runner import open_storage, train_one
+from sb3_reinforce.experiments.compare.runner import train_one
 from sb3_reinforce.experiments.compare.stats import (
     MIN_RUNS_FOR_CI,
     interval_estimate,
@@ -125,7 +124,9 @@ def test_first_seed_shifts_the_seeds_and_the_missing_list(tmp_path):
         build_grid(["reinforce"], ["CartPole-v1"], 1, tmp_path, "x", first_seed=-1)
     report.write_meta(tmp_path, {"algos": ["reinforce"], "envs": ["CartPole-v1"], "seeds": 3, "first_seed": 10})
     write_json_atomic(specs[1].result_path, {**specs[1].result_header(), "status": "failed", "error": "boom"})
-    assert "reinforce CartPole-v1 seed 10, reinforce CartPole-v1 seed 12" in report.build_report(tmp_path, quiet=True)
+    summary = report.build_report(tmp_path, quiet=True)
+    hole = "**2 of the grid's 3 runs have no result**: reinforce CartPole-v1 seed 10, reinforce CartPole-v1 seed 12."
+    assert summary.splitlines()[2] == hole and summary.count(hole) == 2  # said before the tables, and again at the end
 
 
 def test_results_made_with_other_settings_are_not_mixed_in(tmp_path):
@@ -256,7 +257,8 @@ def test_interrupted_run_leaves_no_result_and_resumes(tmp_path):
         start_new_session=True,  # a process group, as a terminal's Ctrl-C reaches it
         preexec_fn=default_sigint,
     )
-    log = out / "runs/reinforce/CartPole-v1/seed_0/train.log"
+    attempt = out / "runs/reinforce/CartPole-v1/.seed_0.local"  # the attempt's folder, published once finished
+    log = attempt / "train.log"
     deadline = time.monotonic() + 120
     while not re.search(r"Using \d+ environments", log.read_text() if log.exists() else ""):  # seed 0 is training
         assert process.poll() is None and time.monotonic() < deadline
@@ -265,7 +267,7 @@ def test_interrupted_run_leaves_no_result_and_resumes(tmp_path):
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 130, output
     assert not result_files(out)  # interrupted runs are not mistaken for finished ones
-    assert log.exists()  # its leftovers are there, to be wiped on the next call
+    assert log.exists() and not (out / "runs/reinforce/CartPole-v1/seed_0").exists()  # leftovers, never published
 
     # The next call (here with a small budget: no result was kept, so nothing is mixed in) trains it afresh
     resumed = compare(
@@ -273,44 +275,5 @@ def test_interrupted_run_leaves_no_result_and_resumes(tmp_path):
     )
     assert "0 already finished, 1 to train" in resumed.stdout
     assert len(result_files(out)) == 1
-    assert not list((out / "runs/reinforce/CartPole-v1/seed_0/zoo/reinforce").glob("CartPole-v1_2"))  # leftovers wiped
-
-
-def test_grid_with_two_optuna_workers(tmp_path):
-    out, journal = tmp_path / "cmp", tmp_path / "grid.log"
-    args = [
-        *("--algos", "reinforce", "a2c", "--envs", "CartPole-v1", "--seeds", 2, *TINY, "--out", out, "--no-wandb"),
-        *("--storage", journal, "--study-name", "grid"),
-    ]
-    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT)}
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "sb3_reinforce.compare", *map(str, args)],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outputs = [w.communicate(timeout=240)[0] for w in workers]
-    assert [w.returncode for w in workers] == [0, 0], outputs
-
-    study = optuna.load_study(study_name="grid", storage=open_storage(str(journal)))
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    cells = {(t.params["algo"], t.params["env"], t.params["seed"]) for t in complete}
-    assert len(complete) == 4 and len(cells) == 4  # every cell completed once
-    # Each cell trained by exactly one worker: 4 progress lines of trained runs over both workers' outputs
-    trained = [line for output in outputs for line in output.splitlines() if re.match(r"\[\d/4\] .*: ok,", line)]
-    assert len(trained) == 4 and not any("already finished" in line for line in trained), outputs
-    # Any other trial is a duplicate enqueued by a worker starting at the same time, skipped (PRUNED)
-    others = [t for t in study.trials if t.state != optuna.trial.TrialState.COMPLETE]
-    assert all(t.state == optuna.trial.TrialState.PRUNED for t in others), [(t.number, t.state) for t in others]
-    assert len(result_files(out)) == 4
-    summary = (out / "summary.md").read_text()
-    assert "| reinforce | 2/2 |" in summary and "| a2c | 2/2 |" in summary  # rebuilt from all workers' results
-
-    # A later worker finds nothing left to train
-    again = compare(*args, cwd=tmp_path)
-    assert "Grid worker" in again.stdout and not re.search(r"\[\d+/\d+\]", again.stdout)  # no run went through it
+    assert [p.name for p in (out / "runs/reinforce/CartPole-v1/seed_0/zoo/reinforce").iterdir()] == ["CartPole-v1_1"]
+    assert not attempt.exists()  # leftovers wiped

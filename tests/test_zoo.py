@@ -14,6 +14,7 @@ import sb3_reinforce.zoo as zoo
 from sb3_reinforce import REINFORCE
 from sb3_reinforce.zoo.config import ConfigError, load_entry, validate_entry
 from sb3_reinforce.zoo.hyperparams import sample_reinforce_params, sample_reinforce_vr_params
+from sb3_reinforce.zoo.storage import open_storage
 from tests.cli import ROOT, default_sigint, run_module
 
 
@@ -175,7 +176,12 @@ def test_every_sampled_configuration_builds_and_trains(sampler):
     assert (vr_keys <= set(study.trials[0].params)) == (sampler is sample_reinforce_vr_params)
 
 
-def test_distributed_tuning_two_workers_share_one_journal_file(tmp_path):
+@pytest.mark.parametrize("kind", ["journal", "postgresql"])
+def test_distributed_tuning_two_workers_share_one_storage(tmp_path, kind, request):
+    """Two tuning workers started together on a journal file, or on an empty PostgreSQL database (a real server)."""
+    url = (
+        "study.log" if kind == "journal" else request.getfixturevalue("postgres").create_database(f"tune_{tmp_path.name[-8:]}")
+    )
     args = [
         "--algo",
         "reinforce",
@@ -183,7 +189,7 @@ def test_distributed_tuning_two_workers_share_one_journal_file(tmp_path):
         "CartPole-v1",
         "-optimize",
         "--storage",
-        "study.log",
+        url,
         "--study-name",
         "shared",
         "--n-trials",
@@ -216,8 +222,7 @@ def test_distributed_tuning_two_workers_share_one_journal_file(tmp_path):
     ]
     outputs = [w.communicate(timeout=300)[0] for w in workers]
     assert all(w.returncode == 0 for w in workers), outputs
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "study.log")))
-    study = optuna.load_study(study_name="shared", storage=storage)
+    study = optuna.load_study(study_name="shared", storage=open_storage(url if kind == "postgresql" else str(tmp_path / url)))
     complete = study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
     assert len(complete) == 4 and len({t.number for t in complete}) == 4
     assert {"learning_rate", "n_episodes", "net_arch", "activation_fn"} <= set(complete[0].params)
@@ -230,7 +235,7 @@ def test_distributed_tuning_two_workers_share_one_journal_file(tmp_path):
         "--env",
         "CartPole-v1",
         "--storage",
-        "study.log",
+        url,
         "--study-name",
         "shared",
         "--trial-id",

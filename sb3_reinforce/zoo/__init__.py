@@ -96,13 +96,17 @@ def prepare_argv(argv: list[str], default_algo: str | None = "reinforce") -> lis
       ``-conf`` is given; other algos keep rl-zoo's own configs.
     - The config entry of the env (with ``-params`` overrides) is checked (:mod:`sb3_reinforce.zoo.config`).
     - ``--track`` without wandb credentials runs wandb offline (``WANDB_MODE=offline``), never prompting.
+    - ``--storage`` with a database URL: its driver must be installed (one line naming the extra otherwise), and
+      Optuna's tables are created here, so that tuning workers started at the same moment on an empty database
+      do not collide creating them (:func:`sb3_reinforce.zoo.storage.open_storage`).
 
     :param argv: command line arguments (without the program name)
     :param default_algo: algo to use when ``--algo`` is absent (None: rl-zoo's default)
     :return: the arguments to hand to rl-zoo
-    :raises ConfigError: the config file, entry or a value in it is unusable
+    :raises ConfigError: the config file, entry or a value in it is unusable, or ``--storage`` cannot be opened
     """
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--storage", default=None)
     parser.add_argument("--algo", default=None)
     parser.add_argument("--env", default="CartPole-v1")
     parser.add_argument("-conf", "--conf-file", default=None)
@@ -123,6 +127,14 @@ def prepare_argv(argv: list[str], default_algo: str | None = "reinforce") -> lis
             overrides = parse_overrides(args.hyperparams)
             entry.update(overrides)
             validate_entry(entry, args.env, args.conf_file, overrides, ALGOS[algo].algorithm)
+    if args.storage is not None and "-h" not in argv and "--help" not in argv:
+        from sb3_reinforce.zoo.storage import StorageError, is_journal, open_storage
+
+        try:
+            if not is_journal(args.storage):
+                open_storage(args.storage)  # checks the driver, creates the tables (retrying while another process does)
+        except StorageError as e:
+            raise ConfigError(str(e)) from e
     if args.track and not os.environ.get("WANDB_MODE") and not wandb_logged_in():
         os.environ["WANDB_MODE"] = "offline"
         print("wandb: no credentials found, logging offline (upload later with `wandb sync wandb/offline-run-*`)")

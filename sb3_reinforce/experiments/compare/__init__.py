@@ -23,7 +23,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from sb3_reinforce.experiments.compare.grid import DEFAULT_BUDGETS, GridError, build_grid
+from sb3_reinforce.experiments.compare.grid import (
+    DEFAULT_BUDGETS,
+    GRACE_PERIOD,
+    HEARTBEAT_INTERVAL,
+    MAX_RETRY,
+    GridError,
+    build_grid,
+)
 
 __all__ = ["main", "parse_args"]
 
@@ -112,10 +119,38 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="Optuna storage shared by grid workers (*.log journal file or DB URL; default: no study)",
     )
     parser.add_argument("--study-name", default=None, help="Optuna study name of the grid (default: the comparison name)")
+    parser.add_argument(
+        "--heartbeat-interval",
+        type=int,
+        default=HEARTBEAT_INTERVAL,
+        help=f"with --storage: seconds between a training worker's heartbeats (default: {HEARTBEAT_INTERVAL})",
+    )
+    parser.add_argument(
+        "--grace-period",
+        type=int,
+        default=GRACE_PERIOD,
+        help=f"with --storage: seconds without a heartbeat after which a worker counts as lost and its cell is queued "
+        f"again (default: {GRACE_PERIOD})",
+    )
+    parser.add_argument(
+        "--max-retry",
+        type=int,
+        default=MAX_RETRY,
+        help=f"with --storage: times a lost worker's cell is queued again (default: {MAX_RETRY})",
+    )
     parser.add_argument("--report-only", action="store_true", help="rebuild results.csv, summary.md and plots, train nothing")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    for flag in ("heartbeat_interval", "grace_period"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be >= 1 s, got {getattr(args, flag)}")
+    if args.grace_period <= args.heartbeat_interval:
+        parser.error(
+            f"--grace-period ({args.grace_period} s) must be longer than --heartbeat-interval ({args.heartbeat_interval} s)"
+        )
+    if args.max_retry < 0:
+        parser.error(f"--max-retry must be >= 0, got {args.max_retry}")
     return args
 
 
@@ -123,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     """
     ``python -m sb3_reinforce.compare`` / ``sb3-reinforce compare``.
 
-    Exit status: 0 when every run of the grid is ok, 1 when some failed (they are listed in ``summary.md``),
+    Exit status: 0 when every run of the grid is ok, 1 when some failed (they are listed in ``summary.md``) or, for a
+    grid worker (``--storage``), when cells are left without a result that no worker can still train (listed too),
     2 for bad input (nothing trained), 130 when interrupted (finished runs are kept).
 
     :param argv: Command line arguments (without the program name); default ``sys.argv[1:]``
@@ -143,6 +179,14 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     try:
+        if args.storage:
+            from sb3_reinforce.zoo.storage import StorageError, check_storage_url
+
+            try:
+                check_storage_url(args.storage)
+            except StorageError as e:
+                print(f"error: {e}", file=sys.stderr)
+                raise SystemExit(1) from e
         specs = build_grid(
             args.algos,
             args.envs,
@@ -184,12 +228,22 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wandb: project {specs[0].wandb_project!r}, group {name!r}, mode {runner.wandb_mode()}")
     try:
         if args.storage:
-            runner.run_grid_worker(specs, args.storage, args.study_name or name, jobs=args.jobs)
+            from sb3_reinforce.experiments.compare import cluster
+
+            cluster.run_grid_worker(
+                specs,
+                args.storage,
+                args.study_name or name,
+                jobs=args.jobs,
+                heartbeat_interval=args.heartbeat_interval,
+                grace_period=args.grace_period,
+                max_retry=args.max_retry,
+            )
         else:
             runner.run_local(specs, jobs=args.jobs)
     except KeyboardInterrupt:
         raise SystemExit(runner.INTERRUPTED) from None
     report.build_report(out)
     results = [report.read_result(s.result_path) for s in specs]
-    if any(r is not None and r.get("status") != "ok" for r in results):
+    if any(r is None or r.get("status") != "ok" for r in results):
         raise SystemExit(1)

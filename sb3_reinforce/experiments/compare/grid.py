@@ -12,7 +12,7 @@ import difflib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,11 @@ DEFAULT_BUDGETS = {
 }
 # Threshold for envs whose gymnasium spec has no reward_threshold
 EXTRA_THRESHOLDS = {"Pendulum-v1": -200.0}
+# Many machines (sb3_reinforce.experiments.compare.cluster): seconds between two heartbeats of a training worker,
+# seconds without one after which the worker counts as lost and its cell is queued again, and how many times
+HEARTBEAT_INTERVAL = 10
+GRACE_PERIOD = 60
+MAX_RETRY = 3
 # The final model is evaluated on envs seeded from this offset + the run's seed (training uses seed .. seed + n_envs - 1)
 FINAL_EVAL_SEED_OFFSET = 1_000_000
 
@@ -53,6 +58,7 @@ class RunSpec:
     :param threshold: Return at which the env counts as solved (None: none known)
     :param wandb_project: wandb project (None: no wandb)
     :param entry: The config entry with the overrides applied (to detect results made with other settings)
+    :param attempt: Set on the copy of the spec an attempt trains with (:meth:`attempt_of`): the attempt's own folder
     """
 
     algo: str
@@ -70,10 +76,22 @@ class RunSpec:
     threshold: float | None = None
     wandb_project: str | None = None
     entry: dict[str, Any] = field(default_factory=dict)
+    attempt: str | None = None
 
     @property
     def run_dir(self) -> Path:
-        return Path(self.out) / "runs" / self.algo / self.env / f"seed_{self.seed}"
+        """The run's folder: ``runs/<algo>/<env>/seed_<k>`` once published, ``.seed_<k>.<attempt>`` while an attempt trains."""
+        name = f"seed_{self.seed}"
+        return Path(self.out) / "runs" / self.algo / self.env / (name if self.attempt is None else f".{name}.{self.attempt}")
+
+    def attempt_of(self, attempt: str) -> RunSpec:
+        """
+        This run as trained by one attempt, in a folder of its own beside the run's folder, which the attempt renames
+        to the run's folder when it is done (:func:`publish`): two attempts never write in the same folder.
+
+        :param attempt: A name unique to the attempt (``local``, ``trial-12``)
+        """
+        return replace(self, attempt=attempt)
 
     @property
     def result_path(self) -> Path:
@@ -147,6 +165,24 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def publish(attempt_dir: Path, run_dir: Path) -> bool:
+    """
+    Make an attempt's finished folder the run's folder, unless another attempt did so first: one atomic
+    ``os.rename``, which fails when the run's folder exists (two attempts of a run never both publish).
+
+    :param attempt_dir: The attempt's folder (its ``result.json`` written)
+    :param run_dir: The run's folder
+    :return: True if this attempt's folder is now the run's folder
+    """
+    if run_dir.exists():
+        return False
+    try:
+        os.rename(attempt_dir, run_dir)
+    except OSError:  # the run's folder appeared in between (ENOTEMPTY/EEXIST)
+        return False
+    return True
 
 
 def read_result(path: Path) -> dict[str, Any] | None:

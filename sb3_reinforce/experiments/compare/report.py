@@ -323,20 +323,22 @@ def _failed_section(results: list[dict[str, Any]]) -> list[str]:
     return [*lines, "", "Each failed run's log: `runs/<algo>/<env>/seed_<k>/train.log`; its traceback: `result.json`.", ""]
 
 
-def _missing_section(meta: dict[str, Any], results: list[dict[str, Any]]) -> list[str]:
-    """The runs of the command's grid that have no result yet."""
+def missing_runs(meta: dict[str, Any], results: list[dict[str, Any]]) -> list[str]:
+    """The runs of the command's grid (``comparison.json``) that have no result in the output folder."""
     done = {(r["algo"], r["env"], r["seed"]) for r in results}
-    missing = [
-        (a, e, s)
+    first = meta.get("first_seed", 0)
+    return [
+        f"{a} {e} seed {s}"
         for a in meta.get("algos", [])
         for e in meta.get("envs", [])
-        for s in range(meta.get("first_seed", 0), meta.get("first_seed", 0) + meta.get("seeds", 0))
+        for s in range(first, first + meta.get("seeds", 0))
         if (a, e, s) not in done
     ]
-    if not missing:
-        return []
-    listed = ", ".join(f"{a} {e} seed {s}" for a, e, s in missing[:10]) + (", ..." if len(missing) > 10 else "")
-    return [f"Not finished yet: {len(missing)} runs ({listed}).", ""]
+
+
+def _missing_line(missing: list[str], total: int) -> str:
+    listed = ", ".join(missing[:10]) + (", ..." if len(missing) > 10 else "")
+    return f"**{len(missing)} of the grid's {total} runs have no result**: {listed}."
 
 
 def build_report(out: Path, quiet: bool = False) -> str:
@@ -359,7 +361,10 @@ def build_report(out: Path, quiet: bool = False) -> str:
     thresholds = {e: next((r.get("threshold") for r in results if r["env"] == e), None) or threshold_of(e) for e in envs}
     n_failed = sum(r["status"] != "ok" for r in results)
 
+    missing = missing_runs(meta, results)
     lines = _header(out, meta, results, n_failed)
+    if missing:
+        lines[2:2] = [_missing_line(missing, len(results) + len(missing)), ""]
     curves: dict[str, dict[str, plots.Curve]] = {}
     for env_id in envs:
         budgets = sorted({int(r["n_timesteps"]) for r in results if r["env"] == env_id and r.get("n_timesteps")})
@@ -389,12 +394,17 @@ def build_report(out: Path, quiet: bool = False) -> str:
     if estimates:
         plots.aggregate(estimates, aggregate_curves, algos, scored_envs, out / "aggregate.png")
         lines += ["![aggregate across envs](aggregate.png)", ""]
-    lines += _failed_section(results) + _missing_section(meta, results)
+    lines += _failed_section(results)
+    if missing:
+        lines += ["## Runs without a result", "", _missing_line(missing, len(results) + len(missing)), ""]
 
     text = "\n".join(lines)
     write_atomic(out / "summary.md", text.encode())
     if not quiet:
-        print(f"Report: {out / 'summary.md'} ({len(results)} runs, {n_failed} failed), results.csv and plots in {out}")
+        grid = f"{len(results)} of {len(results) + len(missing)} runs" if meta else f"{len(results)} runs"
+        holes = f", {len(missing)} without a result: {', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}"
+        what = f"{grid}, {n_failed} failed{holes if missing else ''}"
+        print(f"Report: {out / 'summary.md'} ({what}), results.csv and plots in {out}")
     return text
 
 

@@ -1,11 +1,13 @@
 """
-Running the grid: one run, the worker processes that train runs one after another, a local pool of ``J`` of
-them, and the Optuna grid worker.
+Running the grid: one run, the worker processes that train runs one after another, and a local pool of ``J`` of
+them. The grid shared by many machines (an Optuna study) is :mod:`sb3_reinforce.experiments.compare.cluster`.
 
 A run builds the model and envs with rl-zoo's ``ExperimentManager`` exactly as ``rl_zoo3.train`` does, trains,
 saves the final model in rl-zoo's layout, evaluates that saved model as ``rl_zoo3.enjoy`` loads it, and ends by
 writing ``result.json`` atomically. Only ``result.json`` marks a run finished: a run that is interrupted writes none
-(its leftovers are wiped when the run starts again); a run that raises writes one with ``status: failed``.
+(its leftovers are wiped when the run starts again); a run that raises writes one with ``status: failed``. Each
+attempt at a run trains in a folder of its own, renamed to the run's folder once its ``result.json`` is written: the
+run's folder exists only complete, and only one attempt's.
 
 Runs are trained in worker processes (``python -m sb3_reinforce.experiments.compare.runner --worker``), ``J`` of
 them, each training the runs it is sent one after another: torch, SB3, rl-zoo and wandb are imported, and wandb's
@@ -35,7 +37,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import KVWriter
 
-from sb3_reinforce.experiments.compare.grid import RunSpec, read_result, write_json_atomic
+from sb3_reinforce.experiments.compare.grid import RunSpec, publish, read_result, write_json_atomic
 from sb3_reinforce.experiments.compare.stats import steps_to_threshold
 
 INTERRUPTED = 130  # exit code of an interrupted run or command (128 + SIGINT)
@@ -637,46 +639,48 @@ class Launcher:
                 return None
         return worker.close()
 
-    def run(self, spec: RunSpec) -> dict[str, Any] | None:
+    def run(self, spec: RunSpec, attempt: str = "local") -> tuple[dict[str, Any] | None, bool]:
         """
-        Train ``spec`` in a worker process (wiping leftovers of an earlier, unfinished attempt first).
+        Train ``spec`` in a worker process, in the attempt's own folder (wiped first if an earlier attempt of the same
+        name left it unfinished), then publish that folder as the run's folder (:func:`~.grid.publish`) and remove
+        the folders other attempts of the run left.
 
-        :return: Its result, or None if it was interrupted
+        :param spec: The run
+        :param attempt: The attempt's name, unique among the attempts that may train the run at the same time
+        :return: The run's result (None if interrupted), and whether this attempt's folder became the run's folder
+            (False when another attempt published the run first: the result is then that attempt's)
         """
+        import shutil
+
         if self.stopping.is_set():
-            return None
-        run_dir = spec.run_dir
-        if run_dir.exists():
-            import shutil
-
-            shutil.rmtree(run_dir)
-        run_dir.mkdir(parents=True)
-        (run_dir / "spec.json").write_text(spec.to_json())
+            return None, False
+        trial = spec.attempt_of(attempt)
+        if trial.run_dir.exists():
+            shutil.rmtree(trial.run_dir)
+        trial.run_dir.mkdir(parents=True)
+        (trial.run_dir / "spec.json").write_text(trial.to_json())
         worker = self._take()
         if worker is None:
-            return None
-        code = worker.run(spec)
+            return None, False
+        code = worker.run(trial)
         exit_code = self._give_back(worker, code)
-        result = read_result(spec.result_path)
-        if result is not None:
-            return result
-        if INTERRUPTED in (code, exit_code):
-            # The worker got the Ctrl-C before this process did (a terminal signals the whole process group):
-            # stop here too, rather than going on with the next run
-            self.stopping.set()
-        if self.stopping.is_set():
-            return None
-        # The process died without writing a result (killed, out of memory, ...): record it as failed
-        log = run_dir / "train.log"
-        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-        result = {
-            **spec.result_header(),
-            "status": "failed",
-            "error": f"run process exited with code {exit_code} without a result",
-            "traceback": tail,
-        }
-        write_json_atomic(spec.result_path, result)
-        return result
+        if read_result(trial.result_path) is None:
+            if INTERRUPTED in (code, exit_code):
+                # The worker got the Ctrl-C before this process did (a terminal signals the whole process group):
+                # stop here too, rather than going on with the next run
+                self.stopping.set()
+            if self.stopping.is_set():
+                return None, False
+            # The process died without writing a result (killed, out of memory, ...): record it as failed
+            log = trial.run_dir / "train.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            error = f"run process exited with code {exit_code} without a result"
+            failed = {**spec.result_header(), "status": "failed", "error": error, "traceback": tail}
+            write_json_atomic(trial.result_path, failed)
+        published = publish(trial.run_dir, spec.run_dir)
+        for leftover in spec.run_dir.parent.glob(f".{spec.run_dir.name}.*"):  # this attempt's if it lost, and lost ones'
+            shutil.rmtree(leftover, ignore_errors=True)
+        return read_result(spec.result_path), published
 
     def stop(self) -> None:
         """Interrupt every worker (SIGINT: a run in progress writes no result) and wait for them."""
@@ -740,173 +744,13 @@ def run_local(specs: list[RunSpec], jobs: int) -> int:
     launcher = Launcher(Path(specs[0].out))
 
     def train(spec: RunSpec) -> None:
-        result = launcher.run(spec)
+        result, _ = launcher.run(spec)
         if result is not None:
             progress.update(spec, result)
 
     tasks: list[Callable[[], Any]] = [functools.partial(train, spec) for spec in todo]
     run_tasks(launcher, tasks, jobs, "stopping the running runs (finished runs are kept, run the same command to resume)")
     return len(todo)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Many machines: the grid as an Optuna study, each worker pulling the next cell from its queue
-# ---------------------------------------------------------------------------------------------------------
-def open_storage(url: str) -> Any:
-    """An Optuna storage: a ``*.log`` path is a JournalStorage file (as in rl-zoo), anything else an RDB URL."""
-    import optuna
-
-    if url.endswith(".log"):
-        from optuna.storages.journal import JournalFileBackend
-
-        return optuna.storages.JournalStorage(JournalFileBackend(url))
-    return url
-
-
-Cell = tuple[str, str, int]
-CELL_KEYS = ("algo", "env", "seed")
-
-
-def cell_of(trial: Any) -> Cell | None:
-    """The grid cell of a trial (its ``cell`` user attribute, set when it was enqueued), or None."""
-    cell = trial.user_attrs.get("cell")
-    return None if cell is None else (cell[0], cell[1], int(cell[2]))
-
-
-class GridWorker:
-    """
-    One worker of the grid study, through Optuna's public ask-and-tell interface only.
-
-    Every (algo, env, seed) cell is a trial put into the study's queue with ``enqueue_trial`` (its cell also as the
-    ``cell`` user attribute); workers take trials with ``study.ask()``, which hands each waiting trial to one worker,
-    train the cell and ``tell()`` its final return (FAIL for a failed run). Two workers starting together may both
-    enqueue a cell (``skip_if_exists`` is not atomic), so a cell is trained only by its **owner**, the lowest-numbered
-    of its trials that are waiting or running: any other trial of it is told PRUNED (``duplicate_of``). A later trial
-    cannot become owner while an earlier one may still train, so no cell is trained twice; and a worker stops only
-    once no trial waits, so every cell's owner is taken.
-
-    :param specs: The grid (all with the same output folder)
-    :param storage_url: Optuna storage (``*.log`` journal file or database URL)
-    :param study_name: Study name (shared by all workers)
-    """
-
-    def __init__(self, specs: list[RunSpec], storage_url: str, study_name: str):
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self.specs = specs
-        self.by_cell: dict[Cell, RunSpec] = {(s.algo, s.env, s.seed): s for s in specs}
-        self.choices = {key: list(dict.fromkeys(getattr(s, key) for s in specs)) for key in CELL_KEYS}
-        self.study = optuna.create_study(
-            storage=open_storage(storage_url), study_name=study_name, direction="maximize", load_if_exists=True
-        )
-        self.name = f"{socket.gethostname()}:{os.getpid()}"
-        self.lock = threading.Lock()
-        self.launcher = Launcher(Path(specs[0].out))
-        self.progress = Progress(len(specs))
-        self.trained = 0
-
-    def _enqueue(self, cell: Cell, skip_if_exists: bool) -> None:
-        self.study.enqueue_trial(dict(zip(CELL_KEYS, cell)), user_attrs={"cell": list(cell)}, skip_if_exists=skip_if_exists)
-
-    def enqueue_cells(self) -> None:
-        """Queue every cell not queued yet, and again every cell whose trial failed without leaving a result."""
-        from optuna.trial import TrialState
-
-        for cell in self.by_cell:
-            self._enqueue(cell, skip_if_exists=True)
-        trials = self.study.get_trials(deepcopy=False)
-        live = {cell_of(t) for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)}
-        failed = {cell_of(t) for t in trials if t.state == TrialState.FAIL}
-        for cell in self.by_cell:
-            if cell in failed - live and not is_finished(self.by_cell[cell]):
-                print(f"re-queueing {self.by_cell[cell].name} (an earlier worker left it without a result)")
-                self._enqueue(cell, skip_if_exists=False)
-
-    def next_trial(self) -> Any:
-        """The next queued trial, or None when no trial waits."""
-        from optuna.trial import TrialState
-
-        with self.lock:  # the check and ask() as one step within this worker
-            if not self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-                return None
-            trial = self.study.ask()
-        if cell_of(trial) is None:  # another worker took the last waiting trial in between: ask() made a new one
-            trial.set_user_attr("note", "not a grid cell: the queue emptied while it was asked for")
-            self.study.tell(trial, state=TrialState.PRUNED)
-            return None
-        return trial
-
-    def duplicate_of(self, trial: Any, cell: Cell) -> int | None:
-        """The trial that owns ``cell`` or has completed it, when it is not ``trial``."""
-        from optuna.trial import TrialState
-
-        trials = [t for t in self.study.get_trials(deepcopy=False) if cell_of(t) == cell]
-        owner = min(t.number for t in trials if t.state in (TrialState.WAITING, TrialState.RUNNING))
-        if owner != trial.number:
-            return owner
-        return next((t.number for t in trials if t.state == TrialState.COMPLETE), None)
-
-    def run_trial(self, trial: Any) -> bool:
-        """
-        Train the trial's cell (unless another trial owns it or the output folder already holds its result) and tell.
-
-        :return: False when interrupted
-        """
-        from optuna.trial import TrialState
-
-        cell = cell_of(trial)
-        assert cell is not None
-        for key, value in zip(CELL_KEYS, cell):
-            assert trial.suggest_categorical(key, self.choices[key]) == value  # records the enqueued params
-        trial.set_user_attr("worker", self.name)
-        first = self.duplicate_of(trial, cell)
-        if first is not None:
-            trial.set_user_attr("duplicate_of", first)
-            self.study.tell(trial, state=TrialState.PRUNED)
-            return True
-        spec = self.by_cell[cell]
-        if is_finished(spec):
-            result, note = read_result(spec.result_path), " (already finished)"
-        else:
-            result, note = self.launcher.run(spec), ""
-            if result is not None:
-                self.trained += 1
-        if result is None:  # interrupted
-            self.study.tell(trial, state=TrialState.FAIL)
-            return False
-        self.progress.update(spec, result, note, done=sum(is_finished(s) for s in self.specs))
-        if result.get("status") == "ok":
-            self.study.tell(trial, float(result["final_return"]))
-        else:
-            trial.set_user_attr("error", str(result.get("error")))
-            self.study.tell(trial, state=TrialState.FAIL)
-        return True
-
-    def work(self) -> None:
-        """Take trials until none waits (or until interrupted)."""
-        while not self.launcher.stopping.is_set():
-            trial = self.next_trial()
-            if trial is None or not self.run_trial(trial):
-                return
-
-
-def run_grid_worker(specs: list[RunSpec], storage_url: str, study_name: str, jobs: int = 1) -> int:
-    """
-    Work on the grid as an Optuna study (see :class:`GridWorker`) until no cell is left.
-
-    :param specs: The grid (all with the same output folder)
-    :param storage_url: Optuna storage (``*.log`` journal file or database URL)
-    :param study_name: Study name (shared by all workers)
-    :param jobs: Cells trained at the same time by this worker
-    :return: Number of cells this worker trained
-    """
-    worker = GridWorker(specs, storage_url, study_name)
-    worker.enqueue_cells()
-    print(f"Grid worker {worker.name} on study {study_name!r} ({len(specs)} cells, {jobs} at a time)")
-    tasks: list[Callable[[], Any]] = [worker.work] * jobs
-    run_tasks(worker.launcher, tasks, jobs, "stopping this worker's runs (their cells go back to the queue on the next start)")
-    return worker.trained
 
 
 def main(argv: list[str] | None = None) -> None:
