@@ -9,9 +9,9 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import IdentityEnv
 from stable_baselines3.common.vec_env import VecNormalize
 
-from sb3_reinforce import REINFORCE
+from sb3_reinforce import REINFORCE, MaskableREINFORCE, RecurrentREINFORCE
 from sb3_reinforce.common.buffers import RolloutTooLongError
-from sb3_reinforce.common.checks import ArgumentError
+from sb3_reinforce.common.checks import ArgumentError, ArgumentTypeError, UnsupportedSpaceError
 from tests.envs import ExplodingEnv, ToyEnv
 
 
@@ -23,9 +23,9 @@ from tests.envs import ExplodingEnv, ToyEnv
         (dict(n_episodes=2.5), "n_episodes must be an integer >= 1"),
         (dict(gamma=-0.1), r"gamma must be a number in \[0, 1\]"),
         (dict(gamma=1.01), r"gamma must be a number in \[0, 1\]"),
-        (dict(learning_rate=0.0), "learning_rate must be > 0"),
-        (dict(learning_rate=-1e-3), "learning_rate must be > 0"),
-        (dict(learning_rate=lambda _: -1.0), "learning_rate must be > 0"),
+        (dict(learning_rate=0.0), "learning_rate must be a number > 0"),
+        (dict(learning_rate=-1e-3), "learning_rate must be a number > 0"),
+        (dict(learning_rate=lambda _: -1.0), "learning_rate must be a number > 0"),
         (dict(baseline="median"), "baseline must be one of"),
         (dict(baseline="loo", n_episodes=1), "baseline='loo' needs n_episodes >= 2"),
         (dict(ent_coef=-0.1), "ent_coef must be a number >= 0"),
@@ -76,8 +76,65 @@ def test_unknown_policy_and_unsupported_action_space():
     with pytest.raises(TypeError, match="policy must be one of"):
         REINFORCE(th.nn.Linear, "CartPole-v1")
     tuple_env = IdentityEnv(space=spaces.Tuple([spaces.Discrete(2), spaces.Discrete(3)]))
-    with pytest.raises(TypeError, match=r"REINFORCE supports the action spaces .* action_space is Tuple"):
+    with pytest.raises(TypeError, match=r"^REINFORCE supports only \[.*\] action spaces, but the env's is Tuple"):
         REINFORCE("MlpPolicy", tuple_env)
+
+
+def test_unsupported_observation_space_is_named_at_construction():
+    with pytest.raises(
+        UnsupportedSpaceError, match=r"REINFORCE supports only \[.*\] observation spaces, but the env's is Tuple"
+    ):
+        REINFORCE("MlpPolicy", gym.make("Blackjack-v1"))  # Tuple observations (A2C: "not supported" too)
+
+
+@pytest.mark.parametrize(
+    "algorithm,policy,kwargs,match",
+    [
+        (
+            REINFORCE,
+            "MlpPolicy",
+            dict(n_episode=4),
+            r"^REINFORCE got an unexpected keyword argument 'n_episode'\. Did you mean 'n_episodes'\?",
+        ),
+        (
+            MaskableREINFORCE,
+            "MlpPolicy",
+            dict(learning_rat=1e-3),
+            r"^MaskableREINFORCE got .* 'learning_rat'\. Did you mean 'learning_rate'\?",
+        ),
+        (
+            RecurrentREINFORCE,
+            "MlpLstmPolicy",
+            dict(lstm_hiden_size=8),
+            r"'lstm_hidden_size' is an argument of the policy: policy_kwargs",
+        ),
+        (
+            REINFORCE,
+            "MlpPolicy",
+            dict(net_arch=[8]),
+            r"'net_arch' is an argument of the policy: policy_kwargs=dict\(net_arch=\.\.\.\)",
+        ),
+    ],
+)
+def test_a_misspelled_keyword_names_the_algorithm_and_the_closest_argument(algorithm, policy, kwargs, match):
+    with pytest.raises(TypeError, match=match) as info:
+        algorithm(policy, "CartPole-v1", **kwargs)
+    assert info.value.argument == next(iter(kwargs))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(learning_rate="0.001"), r"learning_rate must be a number > 0 .*, got a str: '0.001'"),
+        (dict(n_episodes=8.0), "n_episodes must be an integer >= 1, got a float: 8.0"),
+        (dict(gamma="0.99"), r"gamma must be a number in \[0, 1\], got a str: '0.99'"),
+        (dict(reward_to_go="yes"), "reward_to_go must be True or False, got a str: 'yes'"),
+        (dict(policy_kwargs=[("net_arch", [8])]), "policy_kwargs must be None or a dict, got a list"),
+    ],
+)
+def test_a_wrong_type_is_named_as_such(kwargs, match):
+    with pytest.raises(ArgumentTypeError, match=match):
+        REINFORCE("MlpPolicy", "CartPole-v1", **kwargs)
 
 
 def params(model):

@@ -39,6 +39,36 @@ class UnsupportedSpaceError(ArgumentTypeError, AssertionError):
     """
 
 
+def check_keywords(algorithm: type, keywords: dict[str, Any]) -> None:
+    """
+    Name the algorithm and the closest known argument when a keyword argument of its constructor is unknown (Python's
+    own message names an internal base class and suggests nothing).
+
+    :param algorithm: The algorithm class being constructed
+    :param keywords: The keyword arguments given to it
+    :raises ArgumentTypeError: an unknown keyword (a ``TypeError``, as Python raises)
+    """
+    import difflib
+    import inspect
+
+    skip = ("self", "_init_setup_model", "observation_space", "action_space", "lr_schedule")
+    known = [name for name in inspect.signature(algorithm.__init__).parameters if name not in skip]
+    policies = getattr(algorithm, "policy_aliases", {}).values()
+    of_policy = sorted({name for policy in policies for name in inspect.signature(policy.__init__).parameters} - set(skip))
+    for name in keywords:
+        if name in known or name == "_init_setup_model":
+            continue
+        close = difflib.get_close_matches(name, [*known, *of_policy], n=1)
+        if name in of_policy or (close and close[0] not in known):
+            policy_name = name if name in of_policy else close[0]
+            hint = f" {policy_name!r} is an argument of the policy: policy_kwargs=dict({policy_name}=...)."
+        elif close:
+            hint = f" Did you mean {close[0]!r}?"
+        else:
+            hint = f" Its arguments: {', '.join(known)}."
+        raise ArgumentTypeError(name, f"{algorithm.__name__} got an unexpected keyword argument {name!r}.{hint}")
+
+
 def is_number(value: Any) -> bool:
     """Whether ``value`` is a real number (Python or NumPy scalar), booleans excluded."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
@@ -66,16 +96,24 @@ def check_policy(policy: Any, policy_aliases: dict[str, type], base_class: type)
         )
 
 
+def wrong_type(name: str, value: Any, allowed: str) -> ArgumentTypeError:
+    """The error for an argument of the wrong type: it names the argument, the type given and what is allowed."""
+    return ArgumentTypeError(name, f"{name} must be {allowed}, got a {type(value).__name__}: {value!r}")
+
+
 def _check_number(name: str, value: Any, allowed: str, ok: Callable[[Any], bool], optional: bool = False) -> None:
     if optional and value is None:
         return
-    if not is_number(value) or not ok(value):
-        raise ArgumentError(name, f"{name} must be {'None or ' if optional else ''}{allowed}, got {value!r}")
+    allowed = f"{'None or ' if optional else ''}{allowed}"
+    if not is_number(value):
+        raise wrong_type(name, value, allowed)
+    if not ok(value):
+        raise ArgumentError(name, f"{name} must be {allowed}, got {value!r}")
 
 
 def _check_flag(name: str, value: Any) -> None:
     if not isinstance(value, (bool, np.bool_)):
-        raise ArgumentError(name, f"{name} must be True or False, got {value!r}")
+        raise wrong_type(name, value, "True or False")
 
 
 def _check_return_range(value: Any) -> None:
@@ -112,11 +150,15 @@ def check_hyperparameters(
 
     :raises ArgumentError: naming the first invalid argument (``error.argument``) and what is allowed
     """
+    allowed = "a number > 0 or a schedule (a callable of the remaining progress) whose value at progress 1 is > 0"
     initial_lr = learning_rate(1.0) if callable(learning_rate) else learning_rate
-    if not is_number(initial_lr) or not initial_lr > 0:
-        allowed = "> 0 (or a schedule whose value at progress 1 is > 0)"
+    if not is_number(initial_lr):
+        raise wrong_type("learning_rate", learning_rate if not callable(learning_rate) else initial_lr, allowed)
+    if not initial_lr > 0:
         raise ArgumentError("learning_rate", f"learning_rate must be {allowed}, got {learning_rate!r}")
-    if not is_integer(n_episodes) or n_episodes < 1:
+    if not is_integer(n_episodes):
+        raise wrong_type("n_episodes", n_episodes, "an integer >= 1")
+    if n_episodes < 1:
         raise ArgumentError("n_episodes", f"n_episodes must be an integer >= 1, got {n_episodes!r}")
     _check_number("gamma", gamma, "a number in [0, 1]", lambda x: 0.0 <= x <= 1.0)
     _check_flag("reward_to_go", reward_to_go)
@@ -135,10 +177,12 @@ def check_hyperparameters(
     _check_number("vf_coef", vf_coef, "a number >= 0", lambda x: x >= 0)
     _check_number("max_grad_norm", max_grad_norm, "a number > 0", lambda x: x > 0, optional=True)
     _check_number("target_kl", target_kl, "a finite number > 0", lambda x: 0 < x < np.inf, optional=True)
-    if max_rollout_steps is not None and (not is_integer(max_rollout_steps) or max_rollout_steps < 1):
+    if max_rollout_steps is not None and not is_integer(max_rollout_steps):
+        raise wrong_type("max_rollout_steps", max_rollout_steps, "None or an integer >= 1")
+    if max_rollout_steps is not None and max_rollout_steps < 1:
         allowed = "None or an integer >= 1"
         raise ArgumentError("max_rollout_steps", f"max_rollout_steps must be {allowed}, got {max_rollout_steps!r}")
     if policy_kwargs is not None and not isinstance(policy_kwargs, dict):
-        raise ArgumentError("policy_kwargs", f"policy_kwargs must be None or a dict, got {policy_kwargs!r}")
+        raise wrong_type("policy_kwargs", policy_kwargs, "None or a dict")
     if policy_kwargs is not None and "use_value_net" in policy_kwargs:
         raise ArgumentError("policy_kwargs", "policy_kwargs must not set 'use_value_net': it follows from baseline='value'")

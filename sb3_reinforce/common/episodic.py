@@ -24,7 +24,13 @@ from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_reinforce.common.buffers import EpisodeBatch, EpisodeBuffer, default_max_rollout_steps
-from sb3_reinforce.common.checks import ArgumentError, UnsupportedSpaceError, check_hyperparameters, check_policy
+from sb3_reinforce.common.checks import (
+    ArgumentError,
+    UnsupportedSpaceError,
+    check_hyperparameters,
+    check_keywords,
+    check_policy,
+)
 from sb3_reinforce.common.policies import ReinforcePolicy
 from sb3_reinforce.common.returns import episode_returns, rewards_to_go, step_returns, step_weights
 
@@ -37,6 +43,8 @@ class NonFiniteError(ValueError, FloatingPointError):
 
 
 SUPPORTED_ACTION_SPACES = (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary)
+# SB3's policies take these observation spaces (a Dict with the MultiInput policies)
+SUPPORTED_OBSERVATION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary, spaces.Dict)
 # Steps per forward/backward pass in ``train()``; bounds its memory whatever the batch size.
 TRAIN_CHUNK_STEPS = 16_384
 # Most groups of episodes whose gradients are taken apart to estimate the estimator's variance.
@@ -196,6 +204,10 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
     policy: ReinforcePolicy  # type: ignore[assignment]
     rollout_buffer: EpisodeBuffer  # type: ignore[assignment]
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> EpisodicPolicyGradient:
+        check_keywords(cls, kwargs)  # before Python's TypeError, which names this base class and suggests nothing
+        return super().__new__(cls)
+
     def __init__(
         self,
         policy: str | type[ReinforcePolicy],
@@ -265,10 +277,14 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         if env is not None and not isinstance(self.action_space, self.supported_action_spaces):
             names = [space.__name__ for space in self.supported_action_spaces]
             raise UnsupportedSpaceError(
+                "env", f"{type(self).__name__} supports only {names} action spaces, but the env's is {self.action_space}"
+            )
+        if env is not None and not isinstance(self.observation_space, SUPPORTED_OBSERVATION_SPACES):
+            names = [space.__name__ for space in SUPPORTED_OBSERVATION_SPACES]
+            raise UnsupportedSpaceError(
                 "env",
-                f"The algorithm only supports {names} as action spaces but {self.action_space} was provided "
-                f"({type(self).__name__} supports the action spaces {names}, but the env's action_space is "
-                f"{self.action_space})",
+                f"{type(self).__name__} supports only {names} observation spaces, but the env's is {self.observation_space} "
+                "(a Tuple of simple spaces can be flattened with gymnasium.wrappers.FlattenObservation)",
             )
         self.n_episodes = int(n_episodes)
         self.reward_to_go = bool(reward_to_go)
