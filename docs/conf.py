@@ -121,5 +121,14 @@ def _read_repo_page(app, docname: str, source: list[str]) -> None:
         source[0] = repo_markdown(path, docname, title)
 
 
+def _policy_in_signature(app, what, name, obj, options, signature, return_annotation):
+    """An algorithm that inherits its constructor shows its own policy base (MaskableREINFORCE: MaskableReinforcePolicy)."""
+    base = getattr(obj, "policy_base", None) if what == "class" else None
+    if signature and base is not None:
+        signature = signature.replace("type[ReinforcePolicy]", f"type[{base.__name__}]")
+    return signature, return_annotation
+
+
 def setup(app):
     app.connect("source-read", _read_repo_page)
+    app.connect("autodoc-process-signature", _policy_in_signature)

@@ -18,7 +18,7 @@ COMMANDS = {
 
 
 def usage() -> str:
-    lines = ["usage: sb3-reinforce COMMAND [flags]   (each command takes --help)", "", "commands:"]
+    lines = ["usage: sb3-reinforce COMMAND [flags]   (each command takes --help; sb3-reinforce --version)", "", "commands:"]
     lines += [f"  {name:<13} {help_text}" for name, (_, _, _, help_text) in COMMANDS.items()]
     return "\n".join(lines)
 
@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("-h", "--help"):
         print(usage())
+        return
+    if argv and argv[0] in ("-V", "--version"):
+        from sb3_reinforce import __version__
+
+        print(f"sb3-reinforce {__version__}")
         return
     if not argv or argv[0] not in COMMANDS:
         print(usage(), file=sys.stderr)

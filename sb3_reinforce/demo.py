@@ -12,7 +12,10 @@ from sb3_reinforce import REINFORCE
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m sb3_reinforce.demo",
+        description="Train vanilla REINFORCE on CartPole-v1 (what `make demo` runs) and print the evaluated return.",
+    )
     parser.add_argument("--env", default="CartPole-v1", help="Gymnasium env id (default: %(default)s)")
     parser.add_argument("-n", "--n-timesteps", type=int, default=100_000, help="env steps to train (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")

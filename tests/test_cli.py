@@ -22,6 +22,33 @@ def test_help_lists_the_commands_and_exits_0(tmp_path):
         assert f"  {command} " in result.stdout
 
 
+def test_version(tmp_path):
+    from sb3_reinforce import __version__
+
+    assert run_module("sb3_reinforce.cli", "--version", cwd=tmp_path).stdout == f"sb3-reinforce {__version__}\n"
+
+
+def test_demo_help_names_the_command_in_plain_text(tmp_path):
+    help_text = run_module("sb3_reinforce.demo", "--help", cwd=tmp_path).stdout
+    assert help_text.startswith("usage: python -m sb3_reinforce.demo") and "``" not in help_text
+
+
+def test_an_unregistered_env_id_is_named_with_the_closest_registered_id(tmp_path):
+    result = run_module("sb3_reinforce.train", "--algo", "reinforce", "--env", "CartPol-v1", cwd=tmp_path, check=False)
+    assert result.returncode == 2 and not (tmp_path / "logs").exists()
+    assert result.stderr.strip() == (
+        "error: Env id 'CartPol-v1' is not registered in gymnasium (nor by rl-zoo or --gym-packages). "
+        "Did you mean 'CartPole-v1'?"
+    )
+    zoo.check_env_id("CartPoleNoVel-v1")  # rl-zoo's own envs are registered ids
+
+
+def test_the_entry_points_run_torch_on_one_thread_unless_told_otherwise():
+    assert zoo.one_thread(["--env", "CartPole-v1"]) == ["--env", "CartPole-v1", "--num-threads", "1"]
+    assert zoo.one_thread(["--num-threads", "4"]) == ["--num-threads", "4"]
+    assert zoo.one_thread(["--num-threads=2"]) == ["--num-threads=2"]
+
+
 def test_unknown_command_exits_2_naming_it(tmp_path):
     result = run_module("sb3_reinforce.cli", "trian", cwd=tmp_path, check=False)
     assert result.returncode == 2 and "unknown command 'trian'" in result.stderr and "commands:" in result.stderr

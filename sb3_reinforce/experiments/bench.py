@@ -1,7 +1,7 @@
 """
 Throughput benchmark: how fast REINFORCE trains compared with SB3's algorithms and with what the env allows.
 
-Run ``python -m sb3_reinforce.bench`` (a few minutes; ``--quick`` for a smoke run of about 20 s). It measures,
+Run ``python -m sb3_reinforce.bench`` (a few minutes; ``--quick`` for a short smoke run). It measures,
 in one process, with one torch thread, on CartPole-v1 with 8 envs in a ``DummyVecEnv`` (each env wrapped in a
 ``Monitor``, as ``make_vec_env`` and rl-zoo do):
 
@@ -522,7 +522,8 @@ def measure_train(
                 "seconds": seconds,
                 "us_per_step": 1e6 * seconds / n_steps,
                 "numpy_peak_bytes": peak - base,
-                "rss_growth_bytes": None if rss_before is None or rss_peak is None else 1024 * (rss_peak - rss_before),
+                # The peak can read below the RSS sampled just after its reset (pages returned in between): no growth
+                "rss_growth_bytes": None if rss_before is None or rss_peak is None else 1024 * max(rss_peak - rss_before, 0),
                 "process_peak_rss_bytes": None if rss_peak is None else 1024 * rss_peak,
             }
         )
@@ -589,7 +590,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a smoke run of about 20 s (4,000 steps, 2 repeats, small sizes); too short to judge the throughput targets",
+        help="a short smoke run (4,000 steps, 2 repeats, small sizes; its time depends on the machine's load): "
+        "too short to judge the throughput targets",
     )
     parser.add_argument(
         "--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="what to measure (default: all)"

@@ -107,6 +107,7 @@ def prepare_argv(argv: list[str], default_algo: str | None = "reinforce") -> lis
     """
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--storage", default=None)
+    parser.add_argument("--gym-packages", nargs="+", default=[])
     parser.add_argument("--algo", default=None)
     parser.add_argument("--env", default="CartPole-v1")
     parser.add_argument("-conf", "--conf-file", default=None)
@@ -118,6 +119,8 @@ def prepare_argv(argv: list[str], default_algo: str | None = "reinforce") -> lis
     if algo is None and default_algo is not None:
         algo = default_algo
         argv = ["--algo", algo, *argv]
+    if "-h" not in argv and "--help" not in argv:
+        check_env_id(args.env, args.gym_packages)
     if algo in ALGOS and ("-h" not in argv and "--help" not in argv):
         if args.conf_file is None:
             args.conf_file = str(default_config(algo))
@@ -141,6 +144,26 @@ def prepare_argv(argv: list[str], default_algo: str | None = "reinforce") -> lis
     return argv
 
 
+def check_env_id(env_id: str, gym_packages: list[str] | None = None) -> None:
+    """
+    :param env_id: ``--env``
+    :param gym_packages: ``--gym-packages`` (imported here first: they may register the env)
+    :raises ConfigError: the id is not registered, naming the closest registered id
+    """
+    import difflib
+    import importlib
+
+    import gymnasium as gym
+    import rl_zoo3.import_envs  # noqa: F401  (rl-zoo's own envs: CartPoleNoVel-v1, ...)
+
+    for package in gym_packages or []:
+        importlib.import_module(package)
+    if env_id not in gym.registry:
+        close = difflib.get_close_matches(env_id, list(gym.registry), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"Env id {env_id!r} is not registered in gymnasium (nor by rl-zoo or --gym-packages).{hint}")
+
+
 def parse_overrides(items: list[str]) -> dict:
     """``-params key:value`` pairs, evaluated as rl-zoo's ``StoreDict`` does."""
     from rl_zoo3.utils import StoreDict
@@ -153,8 +176,20 @@ def parse_overrides(items: list[str]) -> dict:
     return getattr(namespace, "params", {}) or {}
 
 
+def one_thread(argv: list[str]) -> list[str]:
+    """
+    ``--num-threads 1`` unless the command line sets it: torch's default thread count (one per core) slows the small
+    policies of these algorithms on a CPU several times over (docs: README, "One torch thread").
+
+    :param argv: An rl-zoo ``train``/``enjoy`` command line
+    """
+    if any(a == "--num-threads" or a.startswith("--num-threads=") for a in argv):
+        return argv
+    return [*argv, "--num-threads", "1"]
+
+
 def _run(module: str, argv: list[str] | None, default_algo: str | None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = one_thread(sys.argv[1:] if argv is None else argv)
     try:
         argv = prepare_argv(argv, default_algo)
     except ConfigError as e:
@@ -169,13 +204,37 @@ def _run(module: str, argv: list[str] | None, default_algo: str | None) -> None:
 
 
 def train(argv: list[str] | None = None) -> None:
-    """``python -m sb3_reinforce.train``: rl-zoo's ``train`` with REINFORCE registered (``--algo reinforce``)."""
-    _run("train", argv, default_algo="reinforce")
+    """
+    ``python -m sb3_reinforce.train``: rl-zoo's ``train`` with REINFORCE registered (``--algo reinforce``).
+
+    With ``-optimize``, rl-zoo's set-up still makes a run folder (``logs/<algo>/<env>_<n>``) that it never uses,
+    holding only a monitor file and an empty config folder: it is removed afterwards (a folder holding anything else
+    is kept).
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if not any(a in ("-optimize", "--optimize-hyperparameters") for a in argv):
+        _run("train", argv, default_algo="reinforce")
+        return
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--algo", default="reinforce")
+    parser.add_argument("-f", "--log-folder", default="logs")
+    args, _ = parser.parse_known_args(argv)
+    algo_folder = Path(args.log_folder) / args.algo
+    before = set(algo_folder.glob("*"))
+    try:
+        _run("train", argv, default_algo="reinforce")
+    finally:
+        for folder in set(algo_folder.glob("*")) - before:
+            files = [p for p in folder.rglob("*") if p.is_file()]
+            if folder.is_dir() and all(p.name.endswith("monitor.csv") for p in files):
+                import shutil
+
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def enjoy(argv: list[str] | None = None) -> None:
     """``python -m sb3_reinforce.enjoy``: rl-zoo's ``enjoy`` with REINFORCE registered."""
-    argv = sys.argv[1:] if argv is None else argv
+    argv = one_thread(sys.argv[1:] if argv is None else argv)
     if not any(a == "--algo" or a.startswith("--algo=") for a in argv):
         argv = ["--algo", "reinforce", *argv]
     register()
@@ -189,7 +248,10 @@ def record_video(argv: list[str] | None = None) -> None:
     """``sb3-reinforce record_video``: rl-zoo's ``record_video`` with REINFORCE registered."""
     import runpy
 
+    import torch as th
+
     argv = sys.argv[1:] if argv is None else argv
+    th.set_num_threads(1)  # rl-zoo's record_video has no --num-threads; see one_thread()
     register()
     sys.argv = ["rl_zoo3.record_video", *argv]
     runpy.run_module("rl_zoo3.record_video", run_name="__main__")  # rl-zoo's script has no function to call

@@ -72,6 +72,7 @@ def validate_entry(
     path: str | Path,
     overrides: dict[str, Any] | None = None,
     algorithm: type[EpisodicPolicyGradient] = REINFORCE,
+    overrides_flag: str = "-params",
 ) -> None:
     """
     Check every key and value of a config entry, the way rl-zoo will read it.
@@ -81,7 +82,9 @@ def validate_entry(
     :param path: The config file (named in errors)
     :param overrides: The ``-params`` overrides applied to the entry: errors in their keys say they came from there
     :param algorithm: The algorithm the entry is for (its arguments and policies)
-    :raises ConfigError: naming the key, the env and the file (or ``-params``)
+    :param overrides_flag: The flag the overrides came with, named in errors (``-params`` for ``train``,
+        ``--params`` for ``compare``)
+    :raises ConfigError: naming the key, the env and the file (or the overrides' flag)
     """
     overrides = overrides or {}
     try:
@@ -95,7 +98,7 @@ def validate_entry(
         check_hyperparameters(learning_rate=learning_rate, policy_kwargs=policy_kwargs, **model_kwargs)
     except ArgumentError as e:
         where = (
-            f"given with -params (entry {env_id!r} of config file {path})"
+            f"given with {overrides_flag} (entry {env_id!r} of config file {path})"
             if e.argument in overrides
             else f"for env {env_id!r} in config file {path}"
         )

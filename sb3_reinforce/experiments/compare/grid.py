@@ -330,7 +330,7 @@ def load_checked_entry(algo: str, env_id: str, config: Path, overrides: dict[str
     try:
         entry = {**load_entry(config, env_id), **overrides}
         if algo in zoo.ALGOS:
-            validate_entry(entry, env_id, config, overrides, zoo.ALGOS[algo].algorithm)
+            validate_entry(entry, env_id, config, overrides, zoo.ALGOS[algo].algorithm, overrides_flag="--params")
     except ConfigError as e:
         raise GridError(f"Algo {algo!r}: {e}") from e
     if "n_timesteps" not in entry:

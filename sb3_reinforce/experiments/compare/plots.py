@@ -114,11 +114,16 @@ def aggregate(
     colors = colors_for(algos)
     fig, axes = plt.subplots(1, len(metric_names) + 1, figsize=(4.2 * (len(metric_names) + 1), 0.6 * len(names) + 2.6))
     for ax, metric in zip(axes, metric_names):
+        ends = [1.0]  # the threshold line is always in view
         for i, algo in enumerate(names):
             point, low, high = estimates[algo][metric]
             low, high = (point, point) if math.isnan(low) else (low, high)
             ax.barh(i, high - low, left=low, height=0.6, color=colors[algo], alpha=0.75)
-            ax.vlines(point, i - 0.3, i + 0.3, color="k", linewidth=1.5)
+            # The point estimate as a marker on top: visible on a zero-width interval and on the threshold line
+            ax.plot(point, i, marker="D", markersize=7, color="k", markeredgecolor="white", zorder=3)
+            ends += [low, high, point]
+        pad = 0.06 * max(max(ends) - min(ends), 0.1)
+        ax.set_xlim(min(ends) - pad, max(ends) + pad)  # every interval and marker inside the axes, none on an edge
         ax.set_yticks(range(len(names)), names)
         ax.invert_yaxis()  # the first algo on top
         ax.set_title(metric)
