@@ -52,7 +52,8 @@ def check_keywords(algorithm: type, keywords: dict[str, Any]) -> None:
     import inspect
 
     skip = ("self", "_init_setup_model", "observation_space", "action_space", "lr_schedule")
-    known = [name for name in inspect.signature(algorithm.__init__).parameters if name not in skip]
+    constructor: Any = algorithm.__init__  # type: ignore[misc]
+    known = [name for name in inspect.signature(constructor).parameters if name not in skip]
     policies = getattr(algorithm, "policy_aliases", {}).values()
     of_policy = sorted({name for policy in policies for name in inspect.signature(policy.__init__).parameters} - set(skip))
     for name in keywords:
