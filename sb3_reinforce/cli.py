@@ -12,6 +12,8 @@ COMMANDS = {
     "train": ("zoo", "sb3_reinforce.zoo", "train", "rl-zoo's train script with REINFORCE registered"),
     "enjoy": ("zoo", "sb3_reinforce.zoo", "enjoy", "rl-zoo's enjoy script: run a trained agent"),
     "record_video": ("zoo", "sb3_reinforce.zoo", "record_video", "rl-zoo's record_video script"),
+    "push_to_hub": ("zoo", "sb3_reinforce.zoo", "push_to_hub", "rl-zoo's push_to_hub: publish a trained agent"),
+    "load_from_hub": ("zoo", "sb3_reinforce.zoo", "load_from_hub", "rl-zoo's load_from_hub: download a trained agent"),
     "compare": ("compare", "sb3_reinforce.experiments.compare", "main", "REINFORCE vs A2C/PPO over envs and seeds"),
     "bench": ("zoo", "sb3_reinforce.experiments.bench", "main", "throughput benchmark against A2C/PPO"),
 }

@@ -244,14 +244,43 @@ def enjoy(argv: list[str] | None = None) -> None:
     rl_zoo3.enjoy.enjoy()
 
 
-def record_video(argv: list[str] | None = None) -> None:
-    """``sb3-reinforce record_video``: rl-zoo's ``record_video`` with REINFORCE registered."""
+def _run_script(module: str, argv: list[str] | None) -> None:
+    """Run one of rl-zoo's scripts that have no function to call (only a ``__main__`` block), REINFORCE registered."""
     import runpy
 
     import torch as th
 
     argv = sys.argv[1:] if argv is None else argv
-    th.set_num_threads(1)  # rl-zoo's record_video has no --num-threads; see one_thread()
+    th.set_num_threads(1)  # these scripts have no --num-threads; see one_thread()
     register()
-    sys.argv = ["rl_zoo3.record_video", *argv]
-    runpy.run_module("rl_zoo3.record_video", run_name="__main__")  # rl-zoo's script has no function to call
+    sys.argv = [module, *argv]
+    runpy.run_module(module, run_name="__main__")
+
+
+def record_video(argv: list[str] | None = None) -> None:
+    """``sb3-reinforce record_video``: rl-zoo's ``record_video`` with REINFORCE registered."""
+    _run_script("rl_zoo3.record_video", argv)
+
+
+def push_to_hub(argv: list[str] | None = None) -> None:
+    """
+    ``sb3-reinforce push_to_hub``: rl-zoo's ``push_to_hub`` (an agent to the Hugging Face Hub), REINFORCE registered.
+
+    rl-zoo 2.9's script imports ``generate_metadata`` from ``huggingface_sb3``, which version 3 no longer has: where
+    the installed pair does not fit, this stops with one line saying so instead of a traceback.
+    """
+    try:
+        from huggingface_sb3.push_to_hub import generate_metadata  # noqa: F401  (what rl-zoo's script imports)
+    except ImportError as e:
+        print(
+            f"error: rl-zoo's push_to_hub cannot run with the installed huggingface_sb3 ({e}); publish with "
+            "huggingface_sb3.package_to_hub() from Python, or install a huggingface_sb3 that provides generate_metadata",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from e
+    _run_script("rl_zoo3.push_to_hub", argv)
+
+
+def load_from_hub(argv: list[str] | None = None) -> None:
+    """``sb3-reinforce load_from_hub``: rl-zoo's ``load_from_hub`` (an agent from the Hub), REINFORCE registered."""
+    _run_script("rl_zoo3.load_from_hub", argv)

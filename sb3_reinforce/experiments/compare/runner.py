@@ -296,51 +296,67 @@ def _evaluations(manager: Any, model: Any, spec: RunSpec, evaluator: Any) -> tup
     return [int(model.num_timesteps)], [float(np.mean(returns))], [float(np.std(returns))]
 
 
-def evaluate_final_model(spec: RunSpec, manager: Any) -> dict[str, Any]:
+def saved_test_env(env_id: str, params_path: str | Path, n_envs: int, seed: int, **env_kwargs: Any) -> Any:
     """
-    Evaluate the final model as ``rl_zoo3.enjoy`` runs it: the saved ``<env>.zip`` loaded with rl-zoo's settings,
-    on ``create_test_env`` envs with the saved ``VecNormalize`` statistics when the config normalizes, over
-    ``spec.final_eval_episodes`` episodes on seeds the run never trained on, once with deterministic actions and
-    once with sampled actions (each from freshly seeded envs and random generators).
+    The env ``rl_zoo3.enjoy`` plays a saved model on: ``create_test_env`` with the run's saved settings (wrappers,
+    ``VecNormalize`` statistics when the config normalizes; observations normalized, rewards not).
 
-    :param spec: The run
-    :param manager: Its ``ExperimentManager`` after ``save_trained_model``
-    :return: the model's path (relative to the run folder), the episodes, the seed, and per way of acting the mean,
-        std, min and max return and every episode's return
+    :param env_id: Gymnasium env id
+    :param params_path: The run's settings folder (``<log>/<algo>/<env>_<n>/<env>``)
+    :param n_envs: Envs of the ``DummyVecEnv``
+    :param seed: Seed of the envs
+    :param env_kwargs: Added to the saved ``env_kwargs`` (e.g. ``render_mode="rgb_array"``)
     """
-    from rl_zoo3 import ALGOS, create_test_env, get_saved_hyperparams
-    from stable_baselines3.common.evaluation import evaluate_policy
-    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+    from rl_zoo3 import create_test_env, get_saved_hyperparams
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    model_path = Path(manager.save_path) / f"{manager.env_name}.zip"
-    hyperparams, stats_path = get_saved_hyperparams(manager.params_path, norm_reward=False, test_mode=True)
-    env_kwargs = hyperparams.pop("env_kwargs", None) or {}
-    algo_class = ALGOS[spec.algo]
-    load_kwargs: dict[str, Any] = {"buffer_size": 1} if issubclass(algo_class, OffPolicyAlgorithm) else {}
-    if load_kwargs and "optimize_memory_usage" in hyperparams:
-        load_kwargs["optimize_memory_usage"] = False
+    hyperparams, stats_path = get_saved_hyperparams(str(params_path), norm_reward=False, test_mode=True)
+    saved_kwargs = hyperparams.pop("env_kwargs", None) or {}
+    return create_test_env(
+        env_id,
+        n_envs=n_envs,
+        stats_path=stats_path,
+        seed=seed,
+        should_render=False,
+        hyperparams=hyperparams,
+        env_kwargs={**saved_kwargs, **env_kwargs},
+        vec_env_cls=DummyVecEnv,
+    )
+
+
+def load_saved_model(algo: str, model_path: str | Path) -> Any:
+    """A saved model loaded as ``rl_zoo3.enjoy`` loads it (schedules replaced by constants, no replay buffer), on CPU."""
+    from rl_zoo3 import ALGOS
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+
+    algo_class = ALGOS[algo]
+    load_kwargs: dict[str, Any] = {"buffer_size": 1, "optimize_memory_usage": False}
+    if not issubclass(algo_class, OffPolicyAlgorithm):
+        load_kwargs = {}
     custom_objects = {"learning_rate": 0.0, "lr_schedule": lambda _: 0.0, "clip_range": lambda _: 0.0}  # as enjoy does
-    model = algo_class.load(model_path, custom_objects=custom_objects, device="cpu", **load_kwargs)
-    result: dict[str, Any] = {
-        "model": str(model_path.relative_to(spec.run_dir)),
-        "episodes": spec.final_eval_episodes,
-        "seed": spec.final_eval_seed,
-    }
+    return algo_class.load(model_path, custom_objects=custom_objects, device="cpu", **load_kwargs)
+
+
+def evaluate_saved_model(
+    algo: str, env_id: str, model_path: str | Path, params_path: str | Path, n_envs: int, episodes: int, seed: int
+) -> dict[str, Any]:
+    """
+    Evaluate a saved model as ``rl_zoo3.enjoy`` runs it (:func:`load_saved_model` on :func:`saved_test_env`), over
+    ``episodes`` episodes, once with deterministic actions and once with sampled actions (each from freshly seeded
+    envs and random generators, so reproducible).
+
+    :return: per way of acting (``deterministic``, ``stochastic``): the mean, std, min and max return, every episode's
+        return and the steps played
+    """
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    model = load_saved_model(algo, model_path)
+    result: dict[str, Any] = {}
     for name, deterministic in (("deterministic", True), ("stochastic", False)):
-        env = create_test_env(
-            spec.env,
-            n_envs=spec.n_eval_envs,
-            stats_path=stats_path,
-            seed=spec.final_eval_seed,
-            should_render=False,
-            hyperparams=dict(hyperparams),
-            env_kwargs=env_kwargs,
-            vec_env_cls=DummyVecEnv,
-        )
-        model.set_random_seed(spec.final_eval_seed)
-        returns, _ = evaluate_policy(
-            model, env, n_eval_episodes=spec.final_eval_episodes, deterministic=deterministic, return_episode_rewards=True
+        env = saved_test_env(env_id, params_path, n_envs, seed)
+        model.set_random_seed(seed)
+        returns, lengths = evaluate_policy(
+            model, env, n_eval_episodes=episodes, deterministic=deterministic, return_episode_rewards=True
         )
         env.close()
         values = np.asarray(returns, dtype=float)
@@ -350,8 +366,33 @@ def evaluate_final_model(spec: RunSpec, manager: Any) -> dict[str, Any]:
             "min": float(values.min()),
             "max": float(values.max()),
             "returns": [float(v) for v in values],
+            "steps": int(np.sum(lengths)),
         }
     return result
+
+
+def evaluate_final_model(spec: RunSpec, manager: Any) -> dict[str, Any]:
+    """
+    Evaluate the final model as ``rl_zoo3.enjoy`` runs it (:func:`evaluate_saved_model`) over
+    ``spec.final_eval_episodes`` episodes on seeds the run never trained on.
+
+    :param spec: The run
+    :param manager: Its ``ExperimentManager`` after ``save_trained_model``
+    :return: the model's path (relative to the run folder), the episodes, the seed, and per way of acting the mean,
+        std, min and max return and every episode's return
+    """
+    model_path = Path(manager.save_path) / f"{manager.env_name}.zip"
+    evaluation = evaluate_saved_model(
+        spec.algo, spec.env, model_path, manager.params_path, spec.n_eval_envs, spec.final_eval_episodes, spec.final_eval_seed
+    )
+    for way in evaluation.values():
+        del way["steps"]  # result.json keeps its fields
+    return {
+        "model": str(model_path.relative_to(spec.run_dir)),
+        "episodes": spec.final_eval_episodes,
+        "seed": spec.final_eval_seed,
+        **evaluation,
+    }
 
 
 def train_one(spec: RunSpec, wandb_run: Any = None) -> dict[str, Any]:
