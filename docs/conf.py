@@ -122,11 +122,22 @@ def _read_repo_page(app, docname: str, source: list[str]) -> None:
 
 
 def _policy_in_signature(app, what, name, obj, options, signature, return_annotation):
-    """An algorithm that inherits its constructor shows its own policy base (MaskableREINFORCE: MaskableReinforcePolicy)."""
+    """
+    An algorithm's signature is its constructor's (its ``__new__`` only checks the keywords, with ``*args, **kwargs``),
+    and an algorithm that inherits the constructor shows its own policy base (MaskableREINFORCE: MaskableReinforcePolicy).
+    """
     base = getattr(obj, "policy_base", None) if what == "class" else None
-    if signature and base is not None:
-        signature = signature.replace("type[ReinforcePolicy]", f"type[{base.__name__}]")
-    return signature, return_annotation
+    if base is None:
+        return signature, return_annotation
+    from sphinx.util.inspect import signature as constructor_signature
+    from sphinx.util.inspect import stringify_signature
+
+    constructor = constructor_signature(obj.__init__, bound_method=True)
+    signature = stringify_signature(constructor, show_return_annotation=False, unqualified_typehints=True)
+    import re
+
+    own = f"type[~{base.__module__}.{base.__name__}]"
+    return re.sub(r"type\[~?[\w.]*\bReinforcePolicy\]", lambda _: own, signature), return_annotation
 
 
 def setup(app):
