@@ -139,6 +139,7 @@ def check_hyperparameters(
     noise_scale_smoothing: Any = 0.9,
     return_scaled_lr: Any = None,
     ent_coef: Any = 0.0,
+    ent_floor: Any = None,
     vf_coef: Any = 0.5,
     max_grad_norm: Any = None,
     target_kl: Any = None,
@@ -175,6 +176,10 @@ def check_hyperparameters(
     _check_number("noise_scale_smoothing", noise_scale_smoothing, "a number in [0, 1)", lambda x: 0.0 <= x < 1.0)
     _check_return_range(return_scaled_lr)
     _check_number("ent_coef", ent_coef, "a number >= 0", lambda x: x >= 0)
+    _check_number("ent_floor", ent_floor, "a finite number", lambda x: bool(np.isfinite(x)), optional=True)
+    if ent_floor is not None and ent_coef == 0:
+        message = f"ent_floor={ent_floor!r} caps the entropy bonus, which needs ent_coef > 0, got ent_coef=0"
+        raise ArgumentError("ent_floor", message)
     _check_number("vf_coef", vf_coef, "a number >= 0", lambda x: x >= 0)
     _check_number("max_grad_norm", max_grad_norm, "a number > 0", lambda x: x > 0, optional=True)
     _check_number("target_kl", target_kl, "a finite number > 0", lambda x: 0 < x < np.inf, optional=True)

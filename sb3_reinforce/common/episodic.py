@@ -64,6 +64,7 @@ class GradientPass(NamedTuple):
     :param aux_loss: Entropy and value terms of the loss (their gradient is already in the parameters' ``.grad``)
     :param entropy_sum: Sum of the policy's entropy over every step
     :param value_loss: The value regression loss (``baseline="value"``)
+    :param below_floor: Number of steps whose entropy is below ``ent_floor`` (0 without it)
     """
 
     pg_grad: list[th.Tensor]
@@ -73,6 +74,7 @@ class GradientPass(NamedTuple):
     aux_loss: float
     entropy_sum: float
     value_loss: float
+    below_floor: int = 0
 
 
 class Chunk(NamedTuple):
@@ -223,6 +225,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         noise_scale_smoothing: float = 0.9,
         return_scaled_lr: tuple[float, float] | None = None,
         ent_coef: float = 0.0,
+        ent_floor: float | None = None,
         vf_coef: float = 0.5,
         max_grad_norm: float | None = None,
         target_kl: float | None = None,
@@ -248,6 +251,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             noise_scale_smoothing=noise_scale_smoothing,
             return_scaled_lr=return_scaled_lr,
             ent_coef=ent_coef,
+            ent_floor=ent_floor,
             vf_coef=vf_coef,
             max_grad_norm=max_grad_norm,
             target_kl=target_kl,
@@ -299,6 +303,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         # Running mean and variance of the returns (normalize_returns); saved with the model
         self.return_rms = RunningMeanStd(shape=()) if self.normalize_returns else None
         self.target_kl = None if target_kl is None else float(target_kl)
+        self.ent_floor = None if ent_floor is None else float(ent_floor)
         self.max_rollout_steps = None if max_rollout_steps is None else int(max_rollout_steps)
         self._discarded_steps = 0
         # Each env's last exploration noise n_{t-1} (policy's noise_correlation > 0); not saved
@@ -558,6 +563,19 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             values = [self._chunk_values(batch, chunk) for chunk in self._chunks(batch.lengths)]
         return np.concatenate([v.flatten().cpu().numpy() for v in values])
 
+    def _entropy_bonus(self, entropy: th.Tensor) -> th.Tensor:
+        """
+        The sum over the given steps of the entropy the bonus ``ent_coef`` rewards: sum_t H(pi(.|s_t)), or with
+        ``ent_floor`` = H_min, sum_t min(H(pi(.|s_t)), H_min). Since -min(H, H_min) = max(0, H_min - H) - H_min, the
+        capped bonus is a hinge penalty on each step's entropy below the floor: no gradient at steps whose entropy is
+        at or above H_min, the full entropy gradient at steps below it.
+
+        :param entropy: H(pi(.|s_t)) at every step of a chunk
+        """
+        if self.ent_floor is None:
+            return entropy.sum()
+        return th.clamp(entropy, max=self.ent_floor).sum()
+
     def policy_gradient_pass(self, batch: EpisodeBatch, weights: np.ndarray, targets: np.ndarray | None) -> GradientPass:
         """
         One forward/backward pass over the batch, in groups of whole episodes and chunks of at most
@@ -567,8 +585,8 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
 
         is differentiated group by group, giving the per-group sums L_g (returned together as ``pg_grad``) from
         which :func:`estimator_variance` estimates the estimator's variance. The entropy and value terms,
-        ``-ent_coef * mean_t H(pi(.|s_t)) + vf_coef * mean_t (V(s_t) - G_t)^2``, are back-propagated into the
-        parameters' ``.grad`` directly.
+        ``-ent_coef * mean_t H(pi(.|s_t)) + vf_coef * mean_t (V(s_t) - G_t)^2`` (with ``ent_floor``, each H capped
+        at the floor: :meth:`_entropy_bonus`), are back-propagated into the parameters' ``.grad`` directly.
 
         :param batch: The episodes
         :param weights: w_t^i for every step
@@ -582,6 +600,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         params = [p for p in self.policy.parameters() if p.requires_grad]
         pg_grad = [th.zeros_like(p) for p in params]
         group_sq_norms, policy_loss, aux_loss, entropy_sum, value_loss = 0.0, 0.0, 0.0, 0.0, 0.0
+        below_floor = 0
         ep_starts = np.concatenate(([0], np.cumsum(batch.lengths)))
         groups = np.array_split(np.arange(m), min(m, VARIANCE_GROUPS))
         for group in groups:
@@ -591,7 +610,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
                 values, log_prob, entropy = self._evaluate_chunk(batch, actions_t, chunk)
                 assert entropy is not None  # every supported action distribution has one
                 pg_loss = -(weights_t[start:end] * log_prob).sum() / m
-                chunk_aux = -self.ent_coef * entropy.sum() / n_steps
+                chunk_aux = -self.ent_coef * self._entropy_bonus(entropy) / n_steps
                 if targets_t is not None:
                     assert values is not None
                     chunk_value_loss = ((values.flatten() - targets_t[start:end]) ** 2).sum() / n_steps
@@ -606,10 +625,12 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
                     aux_loss += float(chunk_aux.item())
                 policy_loss += pg_loss.item()
                 entropy_sum += float(entropy.detach().sum().item())
+                if self.ent_floor is not None:
+                    below_floor += int((entropy.detach() < self.ent_floor).sum().item())
             group_sq_norms += sum(float((m * g).pow(2).sum()) for g in group_grad) / len(group)
             for acc, g in zip(pg_grad, group_grad):
                 acc += g
-        return GradientPass(pg_grad, group_sq_norms, len(groups), policy_loss, aux_loss, entropy_sum, value_loss)
+        return GradientPass(pg_grad, group_sq_norms, len(groups), policy_loss, aux_loss, entropy_sum, value_loss, below_floor)
 
     def train(self) -> None:
         """
@@ -679,6 +700,8 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         self.logger.record("train/loss", loss)
         self.logger.record("train/policy_loss", result.policy_loss)
         self.logger.record("train/entropy", result.entropy_sum / n_steps)
+        if self.ent_floor is not None:
+            self.logger.record("train/below_ent_floor", result.below_floor / n_steps)
         self.logger.record("train/grad_norm", grad_norm.item())
         self.logger.record("train/n_episodes", m)
         self.logger.record("train/n_steps", n_steps)

@@ -64,6 +64,13 @@ class MaskableREINFORCE(EpisodicPolicyGradient):
         ``noise_scaled_lr``, both factors apply. Not with ``VecNormalize(norm_reward=True)`` (its rewards are
         rescaled: an error).
     :param ent_coef: Entropy coefficient (entropy over the valid actions)
+    :param ent_floor: None (default) or a floor H_min on the entropy the bonus rewards: with it the entropy term is
+        ``-ent_coef * mean_t min(H(pi(.|s_t)), H_min)``, which equals ``ent_coef * mean_t max(0, H_min - H(pi(.|s_t)))``
+        up to a constant: a hinge penalty that leaves every step whose entropy is at least H_min alone and pulls the
+        others back up (:meth:`sb3_reinforce.common.episodic.EpisodicPolicyGradient._entropy_bonus`). It keeps a
+        policy from turning deterministic, where the score function and the leave-one-out weights vanish and nothing
+        else moves it, without the bias of a full entropy bonus while the policy still explores. Needs
+        ``ent_coef > 0``. Opt-in: it changes the objective, like ``ent_coef``.
     :param vf_coef: Value loss coefficient (``baseline="value"`` only)
     :param max_grad_norm: Clip the gradient to this global norm; None (default) for no clipping
     :param target_kl: None (default) or a bound on each step's KL(pi_old || pi_new), estimated on the batch's own

@@ -69,6 +69,13 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
         ``noise_scaled_lr``, both factors apply. Not with ``VecNormalize(norm_reward=True)`` (its rewards are
         rescaled: an error).
     :param ent_coef: Entropy coefficient
+    :param ent_floor: None (default) or a floor H_min on the entropy the bonus rewards: with it the entropy term is
+        ``-ent_coef * mean_t min(H(pi(.|s_t)), H_min)``, which equals ``ent_coef * mean_t max(0, H_min - H(pi(.|s_t)))``
+        up to a constant: a hinge penalty that leaves every step whose entropy is at least H_min alone and pulls the
+        others back up (:meth:`sb3_reinforce.common.episodic.EpisodicPolicyGradient._entropy_bonus`). It keeps a
+        policy from turning deterministic, where the score function and the leave-one-out weights vanish and nothing
+        else moves it, without the bias of a full entropy bonus while the policy still explores. Needs
+        ``ent_coef > 0``. Opt-in: it changes the objective, like ``ent_coef``.
     :param vf_coef: Value loss coefficient (``baseline="value"`` only)
     :param max_grad_norm: Clip the gradient to this global norm; None (default) for no clipping
     :param target_kl: None (default) or a bound on each step's KL(pi_old || pi_new), estimated on the batch's own
@@ -117,6 +124,7 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
         noise_scale_smoothing: float = 0.9,
         return_scaled_lr: tuple[float, float] | None = None,
         ent_coef: float = 0.0,
+        ent_floor: float | None = None,
         vf_coef: float = 0.5,
         max_grad_norm: float | None = None,
         target_kl: float | None = None,
@@ -148,6 +156,7 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
             noise_scale_smoothing=noise_scale_smoothing,
             return_scaled_lr=return_scaled_lr,
             ent_coef=ent_coef,
+            ent_floor=ent_floor,
             vf_coef=vf_coef,
             max_grad_norm=max_grad_norm,
             target_kl=target_kl,
