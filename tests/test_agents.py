@@ -50,8 +50,9 @@ def test_the_benchmark_figures_come_from_the_shipped_files():
     _, _, mean, std, _, steps, episodes, _ = benchmark_rows()["reinforce_vr", "Acrobot-v1"]
     zoo.register()
     folder = agents.agent_folder(FOLDER, "reinforce_vr", "Acrobot-v1")
+    model, params = folder / "Acrobot-v1.zip", folder / "Acrobot-v1"
     result = evaluate_saved_model(
-        "reinforce_vr", "Acrobot-v1", folder / "Acrobot-v1.zip", folder / "Acrobot-v1", 1, int(episodes), agents.EVAL_SEED
+        "reinforce_vr", "Acrobot-v1", model, params, 1, int(episodes), agents.EVAL_SEED, ("deterministic",)
     )
     way = result["deterministic"]
     assert (f"{way['mean']:.3f}", f"{way['std']:.3f}", str(way["steps"])) == (mean, std, steps)

@@ -14,7 +14,7 @@ import torch as th
 from sb3_reinforce import REINFORCE, RecurrentREINFORCE
 from sb3_reinforce.common.checks import ArgumentError
 from tests.envs import selected_episodes
-from tests.test_recurrent import HIDDEN
+from tests.test_recurrent import hand_outputs
 from tests.test_recurrent import make_model as make_recurrent
 from tests.test_update import LR, make_model, params, softmax
 
@@ -96,18 +96,8 @@ def test_floor_above_every_entropy_is_the_plain_bonus_and_below_every_entropy_no
 
 def hand_entropies(p, observations):
     """H(pi(.|h_t)) along one episode, the LSTM cell unrolled by hand from h = c = 0 (discrete actions)."""
-    h, c = th.zeros(HIDDEN, dtype=th.float64), th.zeros(HIDDEN, dtype=th.float64)
-    entropies = []
-    for s in observations:
-        x = th.as_tensor(np.asarray(s, dtype=np.float64))
-        gates = p["lstm_actor.weight_ih_l0"] @ x + p["lstm_actor.bias_ih_l0"] + p["lstm_actor.weight_hh_l0"] @ h
-        gates = gates + p["lstm_actor.bias_hh_l0"]
-        i, f, g, o = (gates[k * HIDDEN : (k + 1) * HIDDEN] for k in range(4))
-        c = th.sigmoid(f) * c + th.sigmoid(i) * th.tanh(g)
-        h = th.sigmoid(o) * th.tanh(c)
-        log_p = th.log_softmax(p["action_net.weight"] @ h + p["action_net.bias"], dim=0)
-        entropies.append(-(log_p.exp() * log_p).sum())
-    return th.stack(entropies)
+    log_ps = [th.log_softmax(out, dim=0) for out in hand_outputs(p, observations)]
+    return th.stack([-(log_p.exp() * log_p).sum() for log_p in log_ps])
 
 
 def test_recurrent_bonus_is_capped_at_the_floor():

@@ -33,18 +33,25 @@ def make_model(action_space=None, n_envs=2, n_episodes=4, seed=3, **kwargs):
     return model, recorders
 
 
-def hand_log_probs(p: dict[str, th.Tensor], observations: np.ndarray, actions: np.ndarray, discrete: bool) -> th.Tensor:
-    """log pi(a_t | h_t) along one episode, the LSTM cell unrolled by hand from h = c = 0."""
+def hand_outputs(p: dict[str, th.Tensor], observations: np.ndarray) -> list[th.Tensor]:
+    """The action head's output along one episode, the LSTM cell unrolled by hand from h = c = 0."""
     h, c = th.zeros(HIDDEN, dtype=th.float64), th.zeros(HIDDEN, dtype=th.float64)
-    log_probs = []
-    for s, a in zip(observations, actions):
+    outputs = []
+    for s in observations:
         x = th.as_tensor(np.asarray(s, dtype=np.float64))
         gates = p["lstm_actor.weight_ih_l0"] @ x + p["lstm_actor.bias_ih_l0"] + p["lstm_actor.weight_hh_l0"] @ h
         gates = gates + p["lstm_actor.bias_hh_l0"]
         i, f, g, o = (gates[k * HIDDEN : (k + 1) * HIDDEN] for k in range(4))
         c = th.sigmoid(f) * c + th.sigmoid(i) * th.tanh(g)
         h = th.sigmoid(o) * th.tanh(c)
-        out = p["action_net.weight"] @ h + p["action_net.bias"]
+        outputs.append(p["action_net.weight"] @ h + p["action_net.bias"])
+    return outputs
+
+
+def hand_log_probs(p: dict[str, th.Tensor], observations: np.ndarray, actions: np.ndarray, discrete: bool) -> th.Tensor:
+    """log pi(a_t | h_t) along one episode, the LSTM cell unrolled by hand from h = c = 0."""
+    log_probs = []
+    for out, a in zip(hand_outputs(p, observations), actions):
         if discrete:
             log_probs.append(th.log_softmax(out, dim=0)[int(a)])
         else:

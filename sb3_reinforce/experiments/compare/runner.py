@@ -307,6 +307,7 @@ def saved_test_env(env_id: str, params_path: str | Path, n_envs: int, seed: int,
     :param seed: Seed of the envs
     :param env_kwargs: Added to the saved ``env_kwargs`` (e.g. ``render_mode="rgb_array"``)
     """
+    import rl_zoo3.import_envs  # noqa: F401  (rl-zoo's own envs: CartPoleNoVel-v1, ...)
     from rl_zoo3 import create_test_env, get_saved_hyperparams
     from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -338,21 +339,29 @@ def load_saved_model(algo: str, model_path: str | Path) -> Any:
 
 
 def evaluate_saved_model(
-    algo: str, env_id: str, model_path: str | Path, params_path: str | Path, n_envs: int, episodes: int, seed: int
+    algo: str,
+    env_id: str,
+    model_path: str | Path,
+    params_path: str | Path,
+    n_envs: int,
+    episodes: int,
+    seed: int,
+    ways: tuple[str, ...] = ("deterministic", "stochastic"),
 ) -> dict[str, Any]:
     """
     Evaluate a saved model as ``rl_zoo3.enjoy`` runs it (:func:`load_saved_model` on :func:`saved_test_env`), over
     ``episodes`` episodes, once with deterministic actions and once with sampled actions (each from freshly seeded
     envs and random generators, so reproducible).
 
-    :return: per way of acting (``deterministic``, ``stochastic``): the mean, std, min and max return, every episode's
-        return and the steps played
+    :param ways: The ways of acting evaluated (``deterministic``, ``stochastic``)
+    :return: per way of acting: the mean, std, min and max return, every episode's return and the steps played
     """
     from stable_baselines3.common.evaluation import evaluate_policy
 
     model = load_saved_model(algo, model_path)
     result: dict[str, Any] = {}
-    for name, deterministic in (("deterministic", True), ("stochastic", False)):
+    for name in ways:
+        deterministic = name == "deterministic"
         env = saved_test_env(env_id, params_path, n_envs, seed)
         model.set_random_seed(seed)
         returns, lengths = evaluate_policy(
