@@ -122,6 +122,16 @@ def test_a_misspelled_keyword_names_the_algorithm_and_the_closest_argument(algor
     assert info.value.argument == next(iter(kwargs))
 
 
+def test_a_subclass_taking_kwargs_checks_them_where_they_arrive():
+    class Wrapped(REINFORCE):
+        def __init__(self, policy, env, n_steps=5, **kwargs):  # an A2C-shaped wrapper, as a peer suite writes it
+            super().__init__(policy, env, **kwargs)
+
+    assert Wrapped("MlpPolicy", "CartPole-v1", n_steps=3, n_episodes=2).n_episodes == 2
+    with pytest.raises(TypeError, match="unexpected keyword argument 'n_episode'"):
+        Wrapped("MlpPolicy", "CartPole-v1", n_episode=2)
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [

@@ -53,7 +53,10 @@ def check_keywords(algorithm: type, keywords: dict[str, Any]) -> None:
 
     skip = ("self", "_init_setup_model", "observation_space", "action_space", "lr_schedule")
     constructor: Any = algorithm.__init__  # type: ignore[misc]
-    known = [name for name in inspect.signature(constructor).parameters if name not in skip]
+    parameters = inspect.signature(constructor).parameters
+    if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return  # a subclass that takes **kwargs passes them on: the constructor it calls checks them
+    known = [name for name in parameters if name not in skip]
     policies = getattr(algorithm, "policy_aliases", {}).values()
     of_policy = sorted({name for policy in policies for name in inspect.signature(policy.__init__).parameters} - set(skip))
     for name in keywords:
