@@ -76,7 +76,9 @@ def test_unknown_policy_and_unsupported_action_space():
     with pytest.raises(TypeError, match="policy must be one of"):
         REINFORCE(th.nn.Linear, "CartPole-v1")
     tuple_env = IdentityEnv(space=spaces.Tuple([spaces.Discrete(2), spaces.Discrete(3)]))
-    with pytest.raises(TypeError, match=r"^REINFORCE supports only \[.*\] action spaces, but the env's is Tuple"):
+    with pytest.raises(
+        TypeError, match=r"^The algorithm only supports \[.*\] as action spaces but Tuple.* was provided \(REINFORCE\)$"
+    ):
         REINFORCE("MlpPolicy", tuple_env)
 
 

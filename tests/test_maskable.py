@@ -149,7 +149,10 @@ def test_without_masking_it_is_reinforce():
 def test_masking_conventions_and_errors(tmp_path):
     with pytest.raises(ValueError, match="Environment does not support action masking"):
         MaskableREINFORCE("MlpPolicy", "CartPole-v1").learn(100)
-    with pytest.raises(ArgumentTypeError, match=r"^MaskableREINFORCE supports only \[.*\] action spaces, but the env's is "):
+    with pytest.raises(
+        ArgumentTypeError,
+        match=r"^The algorithm only supports \[.*\] as action spaces but Box.* was provided \(MaskableREINFORCE\)$",
+    ):
         MaskableREINFORCE("MlpPolicy", "Pendulum-v1")
     with pytest.raises(TypeError, match="MaskableReinforcePolicy subclass"):
         MaskableREINFORCE(ReinforcePolicy, "CartPole-v1")

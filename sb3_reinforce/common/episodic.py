@@ -280,8 +280,10 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         )
         if env is not None and not isinstance(self.action_space, self.supported_action_spaces):
             names = [space.__name__ for space in self.supported_action_spaces]
-            raise UnsupportedSpaceError(
-                "env", f"{type(self).__name__} supports only {names} action spaces, but the env's is {self.action_space}"
+            raise UnsupportedSpaceError(  # SB3's wording, which code written for SB3's algorithms may match
+                "env",
+                f"The algorithm only supports {names} as action spaces but {self.action_space} was provided "
+                f"({type(self).__name__})",
             )
         if env is not None and not isinstance(self.observation_space, SUPPORTED_OBSERVATION_SPACES):
             names = [space.__name__ for space in SUPPORTED_OBSERVATION_SPACES]
