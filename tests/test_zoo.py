@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import sb3_reinforce.zoo as zoo
-from sb3_reinforce import REINFORCE
+from sb3_reinforce import REINFORCE, RecurrentREINFORCE
 from sb3_reinforce.zoo.config import ConfigError, load_entry, validate_entry
 from sb3_reinforce.zoo.hyperparams import sample_reinforce_params, sample_reinforce_vr_params
 from sb3_reinforce.zoo.storage import open_storage
@@ -250,6 +250,16 @@ def test_distributed_tuning_two_workers_share_one_storage(tmp_path, kind, reques
         -1,
         cwd=tmp_path,
     )
+
+
+def test_a_sampled_zero_entropy_bonus_drops_the_entry_entropy_floor():
+    from sb3_reinforce.zoo.hyperparams import convert_reinforce_params
+
+    entry = {"ent_coef": 5.0, "ent_floor": 0.1}  # the CartPoleNoVel-v1 entry's; the sampler replaces ent_coef
+    for ent_coef, floor in ((0.0, None), (1e-3, 0.1)):
+        kwargs = {**entry, **convert_reinforce_params({"ent_coef": ent_coef})}  # rl-zoo: entry updated by the sample
+        assert kwargs["ent_floor"] == floor
+        RecurrentREINFORCE("MlpLstmPolicy", "CartPole-v1", **{k: v for k, v in kwargs.items() if k != "policy_kwargs"})
 
 
 def test_track_runs_wandb_offline_without_prompting(tmp_path):

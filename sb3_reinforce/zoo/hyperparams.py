@@ -28,6 +28,8 @@ def convert_reinforce_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
         policy_kwargs["lstm_hidden_size"] = hyperparams.pop("lstm_hidden_size")
     if hyperparams.get("max_grad_norm") == 0.0:
         hyperparams["max_grad_norm"] = None  # 0 stands for "no clipping" in the search space
+    if hyperparams.get("ent_coef") == 0.0:
+        hyperparams["ent_floor"] = None  # no bonus to cap: the entry's ent_floor (it needs ent_coef > 0) is dropped
     return {**hyperparams, "policy_kwargs": policy_kwargs}
 
 
