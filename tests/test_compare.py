@@ -115,6 +115,11 @@ def test_budget_is_shared_by_the_compared_algos_or_the_measured_config_own(tmp_p
         build_grid(["reinforce", "a2c"], ["CartPole-v1"], 1, tmp_path, "x", own_budgets=True, n_timesteps=600)
 
 
+def test_a_bad_params_key_is_reported_as_given_with_compare_s_flag(tmp_path):
+    with pytest.raises(GridError, match=r"Key 'n_episode' given with --params .*Did you mean 'n_episodes'"):
+        build_grid(["reinforce"], ["CartPole-v1"], 1, tmp_path, "x", params=["reinforce:n_episode:4"])
+
+
 def test_first_seed_shifts_the_seeds_and_the_missing_list(tmp_path):
     from sb3_reinforce.experiments.compare import report
 
