@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
-from sb3_contrib.common.envs import InvalidActionEnvDiscrete
+from sb3_contrib.common.envs import InvalidActionEnvDiscrete, InvalidActionEnvMultiBinary, InvalidActionEnvMultiDiscrete
 from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
 from sb3_contrib.common.maskable.evaluation import evaluate_policy
 from sb3_contrib.common.maskable.utils import get_action_masks
@@ -350,3 +350,23 @@ def test_errors():
         make_model(spaces.Discrete(4), n_envs=1, n_episodes=2, train_chunk_steps=3)[0].learn(100)
     with pytest.raises(TypeError, match=r"MaskableRecurrentREINFORCE got an unexpected keyword argument 'n_step'"):
         MaskableRecurrentREINFORCE("MlpLstmPolicy", "CartPole-v1", n_step=5)
+
+
+@pytest.mark.parametrize("algorithm", [MaskableRecurrentREINFORCE, RecurrentREINFORCE])
+@pytest.mark.parametrize("env_class", [InvalidActionEnvMultiDiscrete, InvalidActionEnvMultiBinary])
+def test_multi_discrete_and_multi_binary_spaces(algorithm, env_class):
+    """MultiDiscrete and MultiBinary actions under masks, and their observations (whose flattened size is a NumPy integer)."""
+    np.random.seed(0)
+    env = env_class(dims=[2, 3] if env_class is InvalidActionEnvMultiDiscrete else 4, n_invalid_actions=2)
+    model = algorithm("MlpLstmPolicy", env, n_episodes=2, seed=0, policy_kwargs=dict(lstm_hidden_size=8)).learn(200)
+    assert model._n_updates >= 1 and all(th.isfinite(p).all() for p in model.policy.parameters())
+    if algorithm is MaskableRecurrentREINFORCE:
+        obs, _ = env.reset()
+        mask = np.array(env.action_masks())
+        for _ in range(20):
+            action, _ = model.predict(obs, action_masks=mask)
+            assert env.action_space.contains(action)
+            if env_class is InvalidActionEnvMultiDiscrete:
+                assert mask[np.concatenate(([0], np.cumsum(env.action_space.nvec)[:-1])) + action].all()
+            else:  # a MultiBinary mask has two entries per dimension: (0 valid, 1 valid)
+                assert mask.reshape(-1, 2)[np.arange(len(action)), action].all()

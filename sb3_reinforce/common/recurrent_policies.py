@@ -169,7 +169,8 @@ class RecurrentReinforcePolicy(ReinforcePolicy):
         return data
 
     def _make_lstm(self) -> nn.LSTM:
-        return nn.LSTM(self.features_dim, self.lstm_hidden_size, num_layers=self.n_lstm_layers, **self.lstm_kwargs)
+        # int(): a FlattenExtractor of MultiDiscrete or MultiBinary observations gives a NumPy integer, which nn.LSTM refuses
+        return nn.LSTM(int(self.features_dim), self.lstm_hidden_size, num_layers=self.n_lstm_layers, **self.lstm_kwargs)
 
     def _build(self, lr_schedule: Schedule) -> None:
         self.lstm_actor = self._make_lstm()
