@@ -99,7 +99,7 @@ class MaskableRecurrentREINFORCE(MaskableREINFORCE, RecurrentREINFORCE):
         the reported success rate, mean episode length, and mean reward over
     :param tensorboard_log: the log location for tensorboard (if None, no logging)
     :param policy_kwargs: additional arguments to be passed to the policy on creation
-        (see :class:`sb3_reinforce.common.recurrent_policies.RecurrentReinforcePolicy`)
+        (see :class:`sb3_reinforce.common.recurrent_policies.MaskableRecurrentReinforcePolicy`)
     :param verbose: Verbosity level: 0 for no output, 1 for info messages (such as device or wrappers used), 2 for
         debug messages
     :param seed: Seed for the pseudo random generators
@@ -108,6 +108,11 @@ class MaskableRecurrentREINFORCE(MaskableREINFORCE, RecurrentREINFORCE):
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
+    # From MaskableREINFORCE (first in the method resolution order): the supported action spaces, the masks recorded
+    # with each step (_action_masks), predict(action_masks=) and learn(use_masking=), whose super().learn() is
+    # RecurrentREINFORCE's. From RecurrentREINFORCE: the constructor (train_chunk_steps), the LSTM states of the rollout
+    # (_sample_actions) and the chunks of whole episodes of train() (_chunks, _evaluate_chunk), which pass each step's
+    # recorded mask to the policy. Collection and update are EpisodicPolicyGradient's.
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpLstmPolicy": MlpLstmPolicy,
         "CnnLstmPolicy": CnnLstmPolicy,
