@@ -26,11 +26,14 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q tests
 
-# The peers' own suites with this package's algorithms in their place (SB3's tests, REINFORCE as A2C; rl-zoo's, --algo reinforce)
+# The peers' own suites with this package's algorithms in their place (SB3's tests, REINFORCE as A2C; sb3-contrib's
+# MaskablePPO and RecurrentPPO tests, each also with MaskableRecurrentREINFORCE; rl-zoo's, --algo reinforce)
 peer-tests: install
 	$(BIN)/python scripts/peer_tests.py sb3 -p no:warnings
 	$(BIN)/python scripts/peer_tests.py contrib-mask -p no:warnings
 	$(BIN)/python scripts/peer_tests.py contrib-lstm -p no:warnings
+	$(BIN)/python scripts/peer_tests.py contrib-mask-lstm-masking -p no:warnings
+	$(BIN)/python scripts/peer_tests.py contrib-mask-lstm-recurrent -p no:warnings
 	$(BIN)/python scripts/peer_tests.py zoo -p no:warnings
 
 lint: install

@@ -124,7 +124,8 @@ def _read_repo_page(app, docname: str, source: list[str]) -> None:
 def _policy_in_signature(app, what, name, obj, options, signature, return_annotation):
     """
     An algorithm's signature is its constructor's (its ``__new__`` only checks the keywords, with ``*args, **kwargs``),
-    and an algorithm that inherits the constructor shows its own policy base (MaskableREINFORCE: MaskableReinforcePolicy).
+    and an algorithm that inherits the constructor shows its own policy base (MaskableREINFORCE: MaskableReinforcePolicy;
+    MaskableRecurrentREINFORCE: MaskableRecurrentReinforcePolicy).
     """
     base = getattr(obj, "policy_base", None) if what == "class" else None
     if base is None:
@@ -137,7 +138,7 @@ def _policy_in_signature(app, what, name, obj, options, signature, return_annota
     import re
 
     own = f"type[~{base.__module__}.{base.__name__}]"
-    return re.sub(r"type\[~?[\w.]*\bReinforcePolicy\]", lambda _: own, signature), return_annotation
+    return re.sub(r"type\[~?[\w.]*ReinforcePolicy\]", lambda _: own, signature), return_annotation
 
 
 def setup(app):

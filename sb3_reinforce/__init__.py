@@ -2,8 +2,9 @@
 
 from sb3_reinforce.reinforce import REINFORCE
 from sb3_reinforce.reinforce_mask import MaskableREINFORCE
+from sb3_reinforce.reinforce_mask_recurrent import MaskableRecurrentREINFORCE
 from sb3_reinforce.reinforce_recurrent import RecurrentREINFORCE
 
 __version__ = "0.2.0"
 
-__all__ = ["REINFORCE", "MaskableREINFORCE", "RecurrentREINFORCE", "__version__"]
+__all__ = ["REINFORCE", "MaskableREINFORCE", "MaskableRecurrentREINFORCE", "RecurrentREINFORCE", "__version__"]

@@ -4,6 +4,8 @@ Run a peer library's own test suite with this package's algorithm in place of th
     python scripts/peer_tests.py sb3 [pytest args]            # SB3's tests, REINFORCE in place of A2C
     python scripts/peer_tests.py contrib-mask [pytest args]   # sb3-contrib's MaskablePPO tests, MaskableREINFORCE
     python scripts/peer_tests.py contrib-lstm [pytest args]   # sb3-contrib's RecurrentPPO tests, RecurrentREINFORCE
+    python scripts/peer_tests.py contrib-mask-lstm-masking    # sb3-contrib's MaskablePPO tests, MaskableRecurrentREINFORCE
+    python scripts/peer_tests.py contrib-mask-lstm-recurrent  # sb3-contrib's RecurrentPPO tests, MaskableRecurrentREINFORCE
     python scripts/peer_tests.py zoo [pytest args]            # rl-zoo's tests, --algo reinforce in place of a2c
 
 The suite comes from the peer's source distribution on the package index (the version installed here), is
@@ -48,7 +50,7 @@ class {ours}(_Ours):
             kwargs.pop(key, None)
         {init_extra}
         super().__init__(*args, **kwargs)
-
+{class_extra}
 
 {peer_module}.{ours} = {ours}
 '''
@@ -120,6 +122,31 @@ if __name__ == "__main__":
 
 PPO_ONLY = ("n_steps", "batch_size", "n_epochs", "gae_lambda", "clip_range", "clip_range_vf", "target_kl")
 
+# A Box env is refused with an AssertionError, as SB3 refuses it, but the message names the algorithm and the spaces
+SPACE_MESSAGE = (
+    "matches SB3's wording 'The algorithm only supports'; the AssertionError here reads "
+    "'<algorithm> supports only [...] action spaces, but the env's is Box(...)' (tests/test_errors.py)"
+)
+# The tests that configure the critic's LSTM run with the value baseline (no critic otherwise)
+VALUE_BASELINE_FOR_CRITIC_KWARGS = (
+    "if {'shared_lstm', 'enable_critic_lstm'} & set(kwargs.get('policy_kwargs') or {}):\n"
+    "            kwargs.setdefault('baseline', 'value')"
+)
+# MaskablePPO's tests name non-recurrent policies: MaskableRecurrentREINFORCE's are sb3-contrib's LSTM policies
+LSTM_POLICY_NAMES = (
+    "policy = {'MlpPolicy': 'MlpLstmPolicy', 'CnnPolicy': 'CnnLstmPolicy', 'MultiInputPolicy': 'MultiInputLstmPolicy'}\n"
+    "        if args and isinstance(args[0], str):\n"
+    "            args = (policy.get(args[0], args[0]), *args[1:])"
+)
+# RecurrentPPO's tests use envs without action masks: learn() masks only where the env has them, as a user would ask
+MASK_WHERE_SUPPORTED = """
+    def learn(self, *args, **kwargs):
+        from sb3_contrib.common.maskable.utils import is_masking_supported
+
+        kwargs.setdefault("use_masking", is_masking_supported(self.env))
+        return super().learn(*args, **kwargs)
+"""
+
 SUITES = {
     "sb3": {
         "distribution": "stable-baselines3",
@@ -158,6 +185,7 @@ SUITES = {
         "deselected": {
             "test_identity": "learning threshold at MaskablePPO's budget (2,048 steps = 20 episodes of 100 steps); "
             "tests/test_maskable.py checks masked against unmasked learning at a budget of REINFORCE's own",
+            "test_discrete_action_space_required": SPACE_MESSAGE,
         },
     },
     "contrib-lstm": {
@@ -167,13 +195,42 @@ SUITES = {
         "peer_module": "sb3_contrib",
         "ours": "RecurrentREINFORCE",
         "peer_only": PPO_ONLY,
-        # The tests that configure the critic's LSTM run with the value baseline (no critic otherwise)
-        "init_extra": "if {'shared_lstm', 'enable_critic_lstm'} & set(kwargs.get('policy_kwargs') or {}):\n"
-        "            kwargs.setdefault('baseline', 'value')",
+        "init_extra": VALUE_BASELINE_FOR_CRITIC_KWARGS,
         "deselected": {
             "test_run_sde": "gSDE exploration: not an option of REINFORCE",
             "test_ppo_lstm_performance": "learning threshold at RecurrentPPO's budget and settings (50k steps); the "
             "CartPoleNoVel-v1 entry of zoo_configs/reinforce_lstm.yml is measured instead",
+        },
+    },
+    "contrib-mask-lstm-masking": {
+        "distribution": "sb3-contrib",
+        "files": ["test_invalid_actions.py"],
+        "peer": "MaskablePPO",
+        "peer_module": "sb3_contrib",
+        "ours": "MaskableRecurrentREINFORCE",
+        "peer_only": PPO_ONLY,
+        "init_extra": LSTM_POLICY_NAMES,
+        "deselected": {
+            "test_identity": "learning threshold at MaskablePPO's budget (2,048 steps = 20 episodes of 100 steps); "
+            "tests/test_mask_recurrent.py checks the estimator's exactness and unbiasedness instead",
+            "test_discrete_action_space_required": SPACE_MESSAGE,
+        },
+    },
+    "contrib-mask-lstm-recurrent": {
+        "distribution": "sb3-contrib",
+        "files": ["test_lstm.py"],
+        "peer": "RecurrentPPO",
+        "peer_module": "sb3_contrib",
+        "ours": "MaskableRecurrentREINFORCE",
+        "peer_only": PPO_ONLY,
+        "init_extra": VALUE_BASELINE_FOR_CRITIC_KWARGS,
+        "class_extra": MASK_WHERE_SUPPORTED,
+        "deselected": {
+            "test_run[Pendulum-v1]": "Box actions: masking supports Discrete, MultiDiscrete and MultiBinary actions",
+            "test_ppo_multi_dimensional_action_space": "Box actions: masking supports Discrete, MultiDiscrete and "
+            "MultiBinary actions",
+            "test_run_sde": "gSDE exploration: not an option of REINFORCE (and Box actions)",
+            "test_ppo_lstm_performance": "learning threshold at RecurrentPPO's budget and settings (50k steps)",
         },
     },
     "zoo": {
@@ -250,6 +307,7 @@ def prepare(suite: str) -> Path:
         text = re.sub(rf"\b{config['peer']}\b", config["ours"], path.read_text())
         path.write_text("import peer_algorithms  # noqa: F401\n" + text)
     names = {key: config[key] for key in ("ours", "peer_module", "peer_only", "init_extra", "deselected")}
+    names["class_extra"] = config.get("class_extra", "")
     (target / "peer_algorithms.py").write_text(SHIM.format(**names))
     (target / "conftest.py").write_text((CONFTEST + DESELECT_HOOK).format(**names))
     return target

@@ -454,10 +454,16 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         if self.policy.noise_correlation > 0:
             assert chunk.lengths is not None  # chunks of whole episodes
             return self.policy.evaluate_correlated_actions(obs, actions[chunk.start : chunk.end], chunk.lengths)
-        if batch.action_masks is None:
+        masks = self._chunk_masks(batch, chunk)
+        if masks is None:
             return self.policy.evaluate_actions(obs, actions[chunk.start : chunk.end])
-        masks = th.as_tensor(batch.action_masks[chunk.start : chunk.end], device=self.device)  # each step's masks
         return self.policy.evaluate_actions(obs, actions[chunk.start : chunk.end], masks)  # type: ignore[call-arg]
+
+    def _chunk_masks(self, batch: EpisodeBatch, chunk: Chunk) -> th.Tensor | None:
+        """The action masks recorded with the steps of one chunk (those the actions were chosen under); None: none."""
+        if batch.action_masks is None:
+            return None
+        return th.as_tensor(batch.action_masks[chunk.start : chunk.end], device=self.device)
 
     def _chunk_values(self, batch: EpisodeBatch, chunk: Chunk) -> th.Tensor:
         """V(s) for the steps of one chunk (``baseline="value"``)."""

@@ -410,6 +410,56 @@ class MaskableReinforcePolicy(ReinforcePolicy):
             )
         return make_masked_proba_distribution(action_space)
 
+    def _masked_distribution(self, latent_pi: th.Tensor, action_masks: np.ndarray | th.Tensor | None) -> Any:
+        """
+        pi_theta(.|mask) on the actor's latent (after ``actor_net``): the maskable distribution, masked when masks
+        are given. The recurrent masked policy reads the same head from its LSTM's output.
+
+        :param latent_pi: The actor's latent, shape ``(batch, latent_dim)``
+        :param action_masks: Valid actions (True) per row, shape ``(batch, n_logits)``; None for no masking
+        """
+        distribution = self._get_action_dist_from_latent(latent_pi)
+        if action_masks is not None:
+            distribution.apply_masking(action_masks)  # type: ignore[attr-defined]
+        return distribution
+
+    def _sample_masked(self, latent_pi: th.Tensor, action_masks: np.ndarray | th.Tensor | None) -> th.Tensor:
+        """
+        Sample a ~ pi_theta(.|mask) on the actor's latent, the same draw as ``_masked_distribution(...).get_actions()``.
+        ``Discrete`` actions are sampled straight from the softmax of the masked logits (invalid logits set to
+        -1e8, as sb3-contrib's ``MaskableCategorical`` does).
+
+        :param latent_pi: The actor's latent, shape ``(batch, latent_dim)``
+        :param action_masks: Valid actions (True), shape ``(batch, n_actions)``; None for no masking
+        """
+        if isinstance(self.action_space, spaces.Discrete):
+            logits = self.action_net(latent_pi)
+            if action_masks is not None:
+                logits, _ = mask_logits(logits, action_masks)
+            return th.multinomial(th.softmax(logits, dim=-1), 1).squeeze(-1)
+        return self._masked_distribution(latent_pi, action_masks).get_actions()
+
+    def _evaluate_masked(
+        self, latent_pi: th.Tensor, actions: th.Tensor, action_masks: np.ndarray | th.Tensor | None
+    ) -> tuple[th.Tensor, th.Tensor]:
+        """
+        log pi_theta(a|mask) and the entropy over the valid actions, on the actor's latent.
+
+        :param latent_pi: The actor's latent, shape ``(batch, latent_dim)``
+        :param actions: The actions taken
+        :param action_masks: The masks the actions were chosen under; None for no masking
+        """
+        if isinstance(self.action_space, spaces.Discrete) and action_masks is not None:
+            # What sb3-contrib's MaskableCategorical gives (invalid logits -> -1e8; entropy over the valid actions),
+            # computed without building the distribution twice (get_distribution, then apply_masking) per chunk
+            logits, valid = mask_logits(self.action_net(latent_pi), action_masks)
+            log_probs = th.log_softmax(logits, dim=-1)
+            log_prob = log_probs.gather(-1, actions.long().reshape(-1, 1)).squeeze(-1)
+            entropy = -th.where(valid, log_probs.exp() * log_probs, 0.0).sum(-1)
+            return log_prob, entropy
+        distribution = self._masked_distribution(latent_pi, action_masks)
+        return distribution.log_prob(actions), distribution.entropy()
+
     def get_distribution(self, obs: PyTorchObs, action_masks: np.ndarray | th.Tensor | None = None) -> Any:
         """
         The current policy's action distribution pi_theta(.|s, mask).
@@ -418,26 +468,17 @@ class MaskableReinforcePolicy(ReinforcePolicy):
         :param action_masks: Valid actions (True) per observation, shape ``(batch, n_logits)``; None for no masking
         :return: the (masked) action distribution
         """
-        distribution = super().get_distribution(obs)
-        if action_masks is not None:
-            distribution.apply_masking(action_masks)  # type: ignore[attr-defined]
-        return distribution
+        return self._masked_distribution(self.actor_net(self.extract_features(obs, self.features_extractor)), action_masks)
 
     def sample_actions(self, obs: PyTorchObs, action_masks: np.ndarray | None = None) -> th.Tensor:
         """
-        Sample a ~ pi_theta(.|s, mask), the same draw as ``get_distribution(obs, action_masks).get_actions()``.
-        ``Discrete`` actions are sampled straight from the softmax of the masked logits (invalid logits set to
-        -1e8, as sb3-contrib's ``MaskableCategorical`` does).
+        Sample a ~ pi_theta(.|s, mask), the same draw as ``get_distribution(obs, action_masks).get_actions()``
+        (see :meth:`_sample_masked`).
 
         :param obs: Observations
         :param action_masks: Valid actions (True), shape ``(batch, n_actions)``; None for no masking
         """
-        if isinstance(self.action_space, spaces.Discrete):
-            logits = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
-            if action_masks is not None:
-                logits, _ = mask_logits(logits, action_masks)
-            return th.multinomial(th.softmax(logits, dim=-1), 1).squeeze(-1)
-        return self.get_distribution(obs, action_masks).get_actions()
+        return self._sample_masked(self.actor_net(self.extract_features(obs, self.features_extractor)), action_masks)
 
     def evaluate_actions(
         self, obs: PyTorchObs, actions: th.Tensor, action_masks: np.ndarray | th.Tensor | None = None
@@ -451,17 +492,9 @@ class MaskableReinforcePolicy(ReinforcePolicy):
         :return: V(s) (None without a value head), log pi(a|s, mask) and the entropy over the valid actions
         """
         values = self.predict_values(obs) if self.use_value_net else None
-        if isinstance(self.action_space, spaces.Discrete) and action_masks is not None:
-            # What sb3-contrib's MaskableCategorical gives (invalid logits -> -1e8; entropy over the valid actions),
-            # computed without building the distribution twice (get_distribution, then apply_masking) per chunk
-            logits = self.action_net(self.actor_net(self.extract_features(obs, self.features_extractor)))
-            logits, valid = mask_logits(logits, action_masks)
-            log_probs = th.log_softmax(logits, dim=-1)
-            log_prob = log_probs.gather(-1, actions.long().reshape(-1, 1)).squeeze(-1)
-            entropy = -th.where(valid, log_probs.exp() * log_probs, 0.0).sum(-1)
-            return values, log_prob, entropy
-        distribution = self.get_distribution(obs, action_masks)
-        return values, distribution.log_prob(actions), distribution.entropy()
+        latent_pi = self.actor_net(self.extract_features(obs, self.features_extractor))
+        log_prob, entropy = self._evaluate_masked(latent_pi, actions, action_masks)
+        return values, log_prob, entropy
 
     def forward(self, obs: th.Tensor, deterministic: bool = False, action_masks: np.ndarray | None = None) -> th.Tensor:
         return self._predict(obs, deterministic=deterministic, action_masks=action_masks)

@@ -6,6 +6,7 @@ at the episode's first step, and pi_theta(a_t | h_t) is read from h_t. In the ro
 env step; in ``train()`` every recorded episode is run again from the zero state in one batched LSTM call (packed
 sequences), so log pi_theta(a_t | h_t) and its gradient are exact: back-propagation through time over the whole
 episode, with no truncation. The keyword arguments follow sb3-contrib's ``RecurrentActorCriticPolicy``.
+The masked variant reads pi_theta(a_t | h_t, M_t) under each step's action mask, with the same memory.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
 from sb3_reinforce.common.checks import ArgumentError
-from sb3_reinforce.common.policies import ReinforcePolicy
+from sb3_reinforce.common.policies import MaskableReinforcePolicy, ReinforcePolicy
 from sb3_reinforce.common.returns import step_in_episode
 
 LSTMStates = tuple[th.Tensor, th.Tensor]
@@ -168,7 +169,8 @@ class RecurrentReinforcePolicy(ReinforcePolicy):
         return data
 
     def _make_lstm(self) -> nn.LSTM:
-        return nn.LSTM(self.features_dim, self.lstm_hidden_size, num_layers=self.n_lstm_layers, **self.lstm_kwargs)
+        # int(): a FlattenExtractor of MultiDiscrete or MultiBinary observations gives a NumPy integer, which nn.LSTM refuses
+        return nn.LSTM(int(self.features_dim), self.lstm_hidden_size, num_layers=self.n_lstm_layers, **self.lstm_kwargs)
 
     def _build(self, lr_schedule: Schedule) -> None:
         self.lstm_actor = self._make_lstm()
@@ -191,6 +193,20 @@ class RecurrentReinforcePolicy(ReinforcePolicy):
         shape = (self.n_lstm_layers, n_envs, self.lstm_hidden_size)
         return th.zeros(shape, device=self.device), th.zeros(shape, device=self.device)
 
+    def _step_latent(
+        self, obs: PyTorchObs, lstm_states: LSTMStates, episode_starts: th.Tensor
+    ) -> tuple[th.Tensor, LSTMStates]:
+        """
+        The actor's latent (after ``actor_net``) for one step of a batch of envs, and the LSTM's new states.
+
+        :param obs: Observations, one per env
+        :param lstm_states: The actor LSTM's states (h, c) before this step
+        :param episode_starts: 1.0 where an episode starts at this step (its state is reset to zero)
+        """
+        features = self.extract_features(obs, self.features_extractor)
+        latent, states = step_lstm(features, lstm_states, episode_starts, self.lstm_actor)
+        return self.actor_net(latent), states
+
     def get_distribution(  # type: ignore[override]
         self, obs: PyTorchObs, lstm_states: LSTMStates, episode_starts: th.Tensor
     ) -> tuple[Distribution, LSTMStates]:
@@ -202,9 +218,8 @@ class RecurrentReinforcePolicy(ReinforcePolicy):
         :param episode_starts: 1.0 where an episode starts at this step (its state is reset to zero)
         :return: the action distribution and the new states
         """
-        features = self.extract_features(obs, self.features_extractor)
-        latent, states = step_lstm(features, lstm_states, episode_starts, self.lstm_actor)
-        return self._get_action_dist_from_latent(self.actor_net(latent)), states
+        latent_pi, states = self._step_latent(obs, lstm_states, episode_starts)
+        return self._get_action_dist_from_latent(latent_pi), states
 
     def sample_actions(  # type: ignore[override]
         self, obs: PyTorchObs, lstm_states: LSTMStates, episode_starts: th.Tensor
@@ -217,11 +232,11 @@ class RecurrentReinforcePolicy(ReinforcePolicy):
         :param episode_starts: 1.0 where an episode starts at this step
         :return: the actions and the new states
         """
-        features = self.extract_features(obs, self.features_extractor)
-        latent, states = step_lstm(features, lstm_states, episode_starts, self.lstm_actor)
-        return self._sample_from_latent(self.actor_net(latent)), states
+        latent_pi, states = self._step_latent(obs, lstm_states, episode_starts)
+        return self._sample_from_latent(latent_pi), states
 
     def _actor_latent(self, obs: PyTorchObs, lengths: np.ndarray) -> th.Tensor:
+        """The actor LSTM's output h_t at every step of whole episodes, each run from the zero state."""
         return run_episodes(self.extract_features(obs, self.features_extractor), lengths, self.lstm_actor)
 
     def predict_values(self, obs: PyTorchObs, lengths: np.ndarray | None = None) -> th.Tensor:
@@ -289,6 +304,20 @@ class RecurrentReinforcePolicy(ReinforcePolicy):
         :param deterministic: Whether to return the most likely action instead of a sample
         :return: the action(s) and the new LSTM states
         """
+        return self._predict_with_state(observation, state, episode_start, deterministic)
+
+    def _predict_with_state(
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None,
+        episode_start: np.ndarray | None,
+        deterministic: bool,
+        **predict_kwargs: Any,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """
+        :meth:`predict` on NumPy inputs: the arguments as there, ``predict_kwargs`` passed on to ``_predict``
+        (the masked policy's ``action_masks``).
+        """
         self.set_training_mode(False)
         obs_tensor, vectorized_env = self.obs_to_tensor(observation)
         n_envs = (next(iter(obs_tensor.values())) if isinstance(obs_tensor, dict) else obs_tensor).shape[0]
@@ -299,7 +328,7 @@ class RecurrentReinforcePolicy(ReinforcePolicy):
         starts = np.zeros(n_envs) if episode_start is None else np.asarray(episode_start)
         with th.no_grad():
             starts_t = th.as_tensor(starts, dtype=th.float32, device=self.device)
-            actions, new_states = self._predict(obs_tensor, states, starts_t, deterministic=deterministic)
+            actions, new_states = self._predict(obs_tensor, states, starts_t, deterministic=deterministic, **predict_kwargs)
         actions_np = actions.cpu().numpy().reshape((-1, *self.action_space.shape))  # type: ignore[misc]
         if isinstance(self.action_space, spaces.Box):
             actions_np = self.env_actions(actions_np)
@@ -318,6 +347,136 @@ class RecurrentReinforceCnnPolicy(RecurrentReinforcePolicy):
 
 class RecurrentMultiInputReinforcePolicy(RecurrentReinforcePolicy):
     """RecurrentReinforcePolicy with a ``CombinedExtractor``, for ``Dict`` observations."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("features_extractor_class", CombinedExtractor)
+        super().__init__(*args, **kwargs)
+
+
+class MaskableRecurrentReinforcePolicy(RecurrentReinforcePolicy, MaskableReinforcePolicy):
+    """
+    :class:`RecurrentReinforcePolicy` with invalid-action masking: pi_theta(a | h_t, M_t), the softmax of the LSTM
+    policy's logits over the actions valid at step t (sb3-contrib's maskable distributions, from
+    :class:`~sb3_reinforce.common.policies.MaskableReinforcePolicy`). The mask changes which actions the step may
+    take, not the memory: h_t = LSTM(features(s_t), h_{t-1}) as in :class:`RecurrentReinforcePolicy`, from the zero
+    state at each episode start. For ``Discrete``, ``MultiDiscrete`` and ``MultiBinary`` actions. Without masks it
+    is :class:`RecurrentReinforcePolicy`. Parameters as in :class:`RecurrentReinforcePolicy`.
+    """
+
+    def get_distribution(  # type: ignore[override]
+        self,
+        obs: PyTorchObs,
+        lstm_states: LSTMStates,
+        episode_starts: th.Tensor,
+        action_masks: np.ndarray | th.Tensor | None = None,
+    ) -> tuple[Any, LSTMStates]:
+        """
+        pi_theta(. | h_t, M_t) for one step of a batch of envs.
+
+        :param obs: Observations, one per env
+        :param lstm_states: The actor LSTM's states (h, c) before this step
+        :param episode_starts: 1.0 where an episode starts at this step (its state is reset to zero)
+        :param action_masks: Valid actions (True) per env, shape ``(n_envs, n_logits)``; None for no masking
+        :return: the (masked) action distribution and the new states
+        """
+        latent_pi, states = self._step_latent(obs, lstm_states, episode_starts)
+        return self._masked_distribution(latent_pi, action_masks), states
+
+    def sample_actions(  # type: ignore[override]
+        self,
+        obs: PyTorchObs,
+        lstm_states: LSTMStates,
+        episode_starts: th.Tensor,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[th.Tensor, LSTMStates]:
+        """
+        Sample a_t ~ pi_theta(. | h_t, M_t) for one step of a batch of envs (the rollout's step).
+
+        :param obs: Observations, one per env
+        :param lstm_states: The actor LSTM's states (h, c) before this step
+        :param episode_starts: 1.0 where an episode starts at this step
+        :param action_masks: Valid actions (True) per env; None for no masking
+        :return: the actions and the new states
+        """
+        latent_pi, states = self._step_latent(obs, lstm_states, episode_starts)
+        return self._sample_masked(latent_pi, action_masks), states
+
+    def evaluate_actions(  # type: ignore[override]
+        self,
+        obs: PyTorchObs,
+        actions: th.Tensor,
+        lengths: np.ndarray,
+        action_masks: np.ndarray | th.Tensor | None = None,
+    ) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
+        """
+        log pi_theta(a_t | h_t, M_t), its entropy over the valid actions and V(h_t) at every step of whole episodes,
+        each run from the zero state under the masks recorded with its steps: the exact log-probabilities of the
+        policy that generated them, differentiable through the whole episode.
+
+        :param obs: Observations of whole episodes, back to back
+        :param actions: The actions taken
+        :param lengths: Length of each episode
+        :param action_masks: The masks the actions were chosen under, one row per step; None for no masking
+        :return: V(h_t) (None without a value head), log pi(a_t | h_t, M_t), entropy of pi(. | h_t, M_t)
+        """
+        latent_pi = self.actor_net(self._actor_latent(obs, lengths))
+        log_prob, entropy = self._evaluate_masked(latent_pi, actions, action_masks)
+        values = self.predict_values(obs, lengths) if self.use_value_net else None
+        return values, log_prob, entropy
+
+    def forward(  # type: ignore[override]
+        self,
+        obs: th.Tensor,
+        lstm_states: LSTMStates,
+        episode_starts: th.Tensor,
+        deterministic: bool = False,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[th.Tensor, LSTMStates]:
+        return self._predict(obs, lstm_states, episode_starts, deterministic, action_masks)
+
+    def _predict(  # type: ignore[override]
+        self,
+        observation: PyTorchObs,
+        lstm_states: LSTMStates,
+        episode_starts: th.Tensor,
+        deterministic: bool = False,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[th.Tensor, LSTMStates]:
+        distribution, states = self.get_distribution(observation, lstm_states, episode_starts, action_masks)
+        return distribution.get_actions(deterministic=deterministic), states
+
+    def predict(
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """
+        The action for an observation and the memory so far, among the valid actions when ``action_masks`` is given
+        (sb3-contrib's masked ``evaluate_policy`` and ``MaskableEvalCallback`` call it this way).
+
+        :param observation: The input observation(s)
+        :param state: The LSTM states (h, c) returned by the previous call; None at the start (zero state)
+        :param episode_start: Where an episode starts (its state is reset); None: no episode starts
+        :param deterministic: Whether to return the most likely valid action instead of a sample
+        :param action_masks: Valid actions (True); None for no masking
+        :return: the action(s) and the new LSTM states
+        """
+        return self._predict_with_state(observation, state, episode_start, deterministic, action_masks=action_masks)
+
+
+class MaskableRecurrentReinforceCnnPolicy(MaskableRecurrentReinforcePolicy):
+    """MaskableRecurrentReinforcePolicy with a ``NatureCNN`` features extractor, for image observations."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("features_extractor_class", NatureCNN)
+        super().__init__(*args, **kwargs)
+
+
+class MaskableRecurrentMultiInputReinforcePolicy(MaskableRecurrentReinforcePolicy):
+    """MaskableRecurrentReinforcePolicy with a ``CombinedExtractor``, for ``Dict`` observations."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("features_extractor_class", CombinedExtractor)

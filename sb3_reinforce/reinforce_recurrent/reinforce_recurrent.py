@@ -178,7 +178,15 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
         if self._last_lstm_states is None or self._last_lstm_states[0].shape[1] != self.n_envs:
             self._last_lstm_states = self.policy.initial_state(self.n_envs)
         starts = th.as_tensor(self._last_episode_starts, dtype=th.float32, device=self.device)
-        actions, self._last_lstm_states = self.policy.sample_actions(obs, self._last_lstm_states, starts)
+        if action_masks is None:
+            actions, self._last_lstm_states = self.policy.sample_actions(obs, self._last_lstm_states, starts)
+        else:  # a masked recurrent policy (MaskableRecurrentREINFORCE)
+            actions, self._last_lstm_states = self.policy.sample_actions(
+                obs,
+                self._last_lstm_states,
+                starts,
+                action_masks=action_masks,  # type: ignore[call-arg]
+            )
         return actions
 
     def _chunks(self, lengths: np.ndarray, offset: int = 0) -> list[Chunk]:
@@ -200,7 +208,11 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
     ) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
         assert chunk.lengths is not None  # chunks of whole episodes
         obs = self._obs_slice(batch.observations, chunk.start, chunk.end)
-        return self.policy.evaluate_actions(obs, actions[chunk.start : chunk.end], chunk.lengths)
+        masks = self._chunk_masks(batch, chunk)
+        if masks is None:
+            return self.policy.evaluate_actions(obs, actions[chunk.start : chunk.end], chunk.lengths)
+        # a masked recurrent policy (MaskableRecurrentREINFORCE): each step under the mask recorded with it
+        return self.policy.evaluate_actions(obs, actions[chunk.start : chunk.end], chunk.lengths, masks)  # type: ignore[call-arg]
 
     def learn(
         self: SelfRecurrentREINFORCE,
