@@ -123,10 +123,6 @@ if __name__ == "__main__":
 PPO_ONLY = ("n_steps", "batch_size", "n_epochs", "gae_lambda", "clip_range", "clip_range_vf", "target_kl")
 
 # A Box env is refused with an AssertionError, as SB3 refuses it, but the message names the algorithm and the spaces
-SPACE_MESSAGE = (
-    "matches SB3's wording 'The algorithm only supports'; the AssertionError here reads "
-    "'<algorithm> supports only [...] action spaces, but the env's is Box(...)' (tests/test_errors.py)"
-)
 # The tests that configure the critic's LSTM run with the value baseline (no critic otherwise)
 VALUE_BASELINE_FOR_CRITIC_KWARGS = (
     "if {'shared_lstm', 'enable_critic_lstm'} & set(kwargs.get('policy_kwargs') or {}):\n"
@@ -185,7 +181,6 @@ SUITES = {
         "deselected": {
             "test_identity": "learning threshold at MaskablePPO's budget (2,048 steps = 20 episodes of 100 steps); "
             "tests/test_maskable.py checks masked against unmasked learning at a budget of REINFORCE's own",
-            "test_discrete_action_space_required": SPACE_MESSAGE,
         },
     },
     "contrib-lstm": {
@@ -213,7 +208,6 @@ SUITES = {
         "deselected": {
             "test_identity": "learning threshold at MaskablePPO's budget (2,048 steps = 20 episodes of 100 steps); "
             "tests/test_mask_recurrent.py checks the estimator's exactness and unbiasedness instead",
-            "test_discrete_action_space_required": SPACE_MESSAGE,
         },
     },
     "contrib-mask-lstm-recurrent": {
