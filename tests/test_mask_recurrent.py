@@ -339,7 +339,7 @@ def test_without_masking_it_is_recurrent_reinforce():
 
 
 def test_errors():
-    with pytest.raises(ArgumentTypeError, match=r"^MaskableRecurrentREINFORCE supports only \[.*\] action spaces"):
+    with pytest.raises(ArgumentTypeError, match=r"^The algorithm only supports \[.*\] .* \(MaskableRecurrentREINFORCE\)$"):
         MaskableRecurrentREINFORCE("MlpLstmPolicy", "Pendulum-v1")
     with pytest.raises(ValueError, match="Environment does not support action masking"):
         MaskableRecurrentREINFORCE("MlpLstmPolicy", "CartPole-v1").learn(100)

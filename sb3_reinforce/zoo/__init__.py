@@ -204,32 +204,8 @@ def _run(module: str, argv: list[str] | None, default_algo: str | None) -> None:
 
 
 def train(argv: list[str] | None = None) -> None:
-    """
-    ``python -m sb3_reinforce.train``: rl-zoo's ``train`` with REINFORCE registered (``--algo reinforce``).
-
-    With ``-optimize``, rl-zoo's set-up still makes a run folder (``logs/<algo>/<env>_<n>``) that it never uses,
-    holding only a monitor file and an empty config folder: it is removed afterwards (a folder holding anything else
-    is kept).
-    """
-    argv = sys.argv[1:] if argv is None else argv
-    if not any(a in ("-optimize", "--optimize-hyperparameters") for a in argv):
-        _run("train", argv, default_algo="reinforce")
-        return
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--algo", default="reinforce")
-    parser.add_argument("-f", "--log-folder", default="logs")
-    args, _ = parser.parse_known_args(argv)
-    algo_folder = Path(args.log_folder) / args.algo
-    before = set(algo_folder.glob("*"))
-    try:
-        _run("train", argv, default_algo="reinforce")
-    finally:
-        for folder in set(algo_folder.glob("*")) - before:
-            files = [p for p in folder.rglob("*") if p.is_file()]
-            if folder.is_dir() and all(p.name.endswith("monitor.csv") for p in files):
-                import shutil
-
-                shutil.rmtree(folder, ignore_errors=True)
+    """``python -m sb3_reinforce.train``: rl-zoo's ``train`` with REINFORCE registered (``--algo reinforce``)."""
+    _run("train", argv, default_algo="reinforce")
 
 
 def enjoy(argv: list[str] | None = None) -> None:
