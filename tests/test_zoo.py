@@ -226,6 +226,8 @@ def test_distributed_tuning_two_workers_share_one_storage(tmp_path, kind, reques
     complete = study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
     assert len(complete) == 4 and len({t.number for t in complete}) == 4
     assert {"learning_rate", "n_episodes", "net_arch", "activation_fn"} <= set(complete[0].params)
+    # No stray run folder: rl-zoo's set-up makes one per worker (a monitor file, an empty settings folder), each removed
+    assert not [p for p in (tmp_path / "logs/reinforce").iterdir() if p.is_dir()]
     # A trial's hyperparameters can be trained again from the study
     best = study.best_trial.number
     run(

@@ -203,8 +203,39 @@ def _run(module: str, argv: list[str] | None, default_algo: str | None) -> None:
     getattr(entry_point, module)()
 
 
+def _tuning_experiment_manager() -> type:
+    """
+    rl-zoo's ``ExperimentManager`` whose ``-optimize`` removes the run folder its own set-up made and never used: the
+    set-up (``setup_experiment``) creates ``logs/<algo>/<env>_<n>`` with a monitor file and an empty settings folder
+    even for a study. Only this manager's own ``save_path`` is removed, and only when it holds nothing but monitor
+    files, so workers sharing a log folder never touch each other's folders.
+    """
+    import shutil
+
+    from rl_zoo3.exp_manager import ExperimentManager
+
+    class TuningExperimentManager(ExperimentManager):
+        def hyperparameters_optimization(self) -> None:
+            try:
+                super().hyperparameters_optimization()
+            finally:
+                folder = Path(self.save_path)
+                files = [p for p in folder.rglob("*") if p.is_file()]
+                if folder.is_dir() and all(p.name.endswith("monitor.csv") for p in files):
+                    shutil.rmtree(folder, ignore_errors=True)
+
+    return TuningExperimentManager
+
+
 def train(argv: list[str] | None = None) -> None:
-    """``python -m sb3_reinforce.train``: rl-zoo's ``train`` with REINFORCE registered (``--algo reinforce``)."""
+    """
+    ``python -m sb3_reinforce.train``: rl-zoo's ``train`` with REINFORCE registered (``--algo reinforce``); with
+    ``-optimize``, without the unused run folder rl-zoo's set-up leaves (:func:`_tuning_experiment_manager`: rl-zoo's
+    ``train`` module builds its ``ExperimentManager`` by that name, so the subclass takes its place there).
+    """
+    import rl_zoo3.train
+
+    rl_zoo3.train.ExperimentManager = _tuning_experiment_manager()  # type: ignore[misc, assignment]
     _run("train", argv, default_algo="reinforce")
 
 
