@@ -1,6 +1,8 @@
 """The shipped trained agents (trained_agents/): rl-zoo's layout, enjoy plays each, benchmark.md comes from them."""
 
+import json
 import re
+import zipfile
 from collections import OrderedDict
 
 import numpy as np
@@ -36,6 +38,8 @@ def test_every_listed_agent_is_shipped_and_listed_in_the_benchmark():
         assert args["log_folder"] == "trained_agents" and "/" not in str(args["tensorboard_log"])
         assert not re.search(r"(^|\s)/\w", (folder / env_id / "args.yml").read_text())  # no machine path anywhere
         assert (folder / f"{env_id}.zip").stat().st_size < 2_000_000
+        with zipfile.ZipFile(folder / f"{env_id}.zip") as model:
+            assert json.loads(model.read("data"))["tensorboard_log"] is None  # SB3 stores the training machine's path
     assert sum(p.stat().st_size for p in FOLDER.rglob("*") if p.is_file()) < 8_000_000  # a few MB
 
 

@@ -93,11 +93,29 @@ def sanitized_args(args: Any, algo: str) -> Any:
     return clean
 
 
+def copy_model(source: Path, target: Path) -> None:
+    """
+    Copy a saved model without the machine's path SB3 stores in it (``tensorboard_log`` in the zip's ``data``, set to
+    None); every other member is copied byte for byte.
+    """
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for member in src.infolist():
+            content = src.read(member)
+            if member.filename == "data":
+                data = json.loads(content)
+                data["tensorboard_log"] = None
+                content = json.dumps(data, indent=4).encode()
+            dst.writestr(member, content)
+
+
 def collect(runs: Path, folder: Path, agents: list[Agent] = AGENTS) -> list[Agent]:
     """
     Copy each agent's final model and settings from its training run (:func:`train`) into ``folder`` in rl-zoo's
-    layout: ``<algo>/<env>_1/<env>.zip`` and ``<env>/`` with ``config.yml``, ``args.yml`` (machine paths removed),
-    ``env_kwargs.yml`` and ``vecnormalize.pkl`` where the config normalizes.
+    layout: ``<algo>/<env>_1/<env>.zip`` (:func:`copy_model`) and ``<env>/`` with ``config.yml``, ``args.yml`` (machine
+    paths removed), ``env_kwargs.yml`` and ``vecnormalize.pkl`` where the config normalizes.
 
     :return: The agents copied (an agent whose run is missing is skipped, and said)
     """
@@ -112,7 +130,7 @@ def collect(runs: Path, folder: Path, agents: list[Agent] = AGENTS) -> list[Agen
         target = agent_folder(folder, agent.algo, agent.env)
         shutil.rmtree(target, ignore_errors=True)
         (target / agent.env).mkdir(parents=True)
-        shutil.copy2(source / f"{agent.env}.zip", target / f"{agent.env}.zip")
+        copy_model(source / f"{agent.env}.zip", target / f"{agent.env}.zip")
         for name in ("config.yml", "env_kwargs.yml", "vecnormalize.pkl"):
             if (source / agent.env / name).is_file():
                 shutil.copy2(source / agent.env / name, target / agent.env / name)
