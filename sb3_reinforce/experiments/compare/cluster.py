@@ -48,7 +48,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -147,14 +146,6 @@ def fail_stale_journal_trials(study: Any, grace_period: float, callback: Callabl
         failed.append(trial.number)
         callback(study, next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number))
     return failed
-
-
-@dataclass
-class GridOutcome:
-    """What a grid worker leaves: the cells it trained, and the cells of the grid still without a result."""
-
-    trained: int
-    missing: list[RunSpec]
 
 
 class GridWorker:
@@ -360,7 +351,7 @@ def run_grid_worker(
     grace_period: int = GRACE_PERIOD,
     max_retry: int = MAX_RETRY,
     poll_interval: float = POLL_INTERVAL,
-) -> GridOutcome:
+) -> int:
     """
     Work on the grid as an Optuna study (see the module's documentation) until no cell is left that can be trained.
 
@@ -372,7 +363,7 @@ def run_grid_worker(
     :param grace_period: Seconds without a heartbeat after which a worker counts as lost
     :param max_retry: Times a lost worker's cell is queued again
     :param poll_interval: Seconds between two looks at the study while waiting for other workers' cells
-    :return: The cells this worker trained, and the cells still without a result
+    :return: Number of cells this worker trained (the cells still without a result are in the report)
     """
     worker = GridWorker(specs, storage_url, study_name, heartbeat_interval, grace_period, max_retry, poll_interval)
     worker.enqueue_cells()
@@ -383,4 +374,4 @@ def run_grid_worker(
     )
     tasks: list[Callable[[], Any]] = [worker.work] * jobs
     run_tasks(worker.launcher, tasks, jobs, "stopping this worker's runs (their cells go back to the queue)")
-    return GridOutcome(worker.trained, worker.missing())
+    return worker.trained
