@@ -169,3 +169,27 @@ def selected_episodes(recorders: list[Recorder], n_episodes: int) -> list[dict[s
         assert len(episodes) == quota
         selected += episodes
     return selected
+
+
+class InvalidActionError(RuntimeError):
+    """An action outside the env's mask was played."""
+
+
+class RaiseOnInvalidAction(gym.Wrapper):
+    """
+    Raises :class:`InvalidActionError` when an action outside the valid ones is played: the valid actions are
+    ``info["action_mask"]`` of the last ``reset``/``step`` (gymnasium's Taxi reports them there). Whatever plays
+    through it unmasked fails at once; whatever plays with the masks never does.
+    """
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        self.mask = np.asarray(info["action_mask"], dtype=bool)
+        return obs, info
+
+    def step(self, action):
+        if not self.mask[int(action)]:
+            raise InvalidActionError(f"action {int(action)} played where only {np.flatnonzero(self.mask).tolist()} are valid")
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.mask = np.asarray(info["action_mask"], dtype=bool)
+        return obs, reward, terminated, truncated, info

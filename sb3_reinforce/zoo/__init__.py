@@ -6,20 +6,29 @@ rl-zoo has no plugin entry point: its algorithms are the plain dict ``rl_zoo3.AL
 spaces are the dicts ``HYPERPARAMS_SAMPLER``/``HYPERPARAMS_CONVERTER``. :func:`register` adds REINFORCE to
 all three in place; the entry points here call it, point ``--algo reinforce`` to the config shipped in
 ``zoo_configs/`` unless ``-conf`` is given, check that config, and then run rl-zoo's code unchanged.
+
+The masked algorithms (``reinforce_mask``, ``reinforce_mask_lstm``, and sb3-contrib's MaskablePPO as ``ppo_mask``)
+act with the env's masks wherever rl-zoo evaluates or plays them (:mod:`sb3_reinforce.zoo.masking`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import netrc
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from sb3_contrib import MaskablePPO
+from stable_baselines3.common.base_class import BaseAlgorithm
 
 from sb3_reinforce.common.episodic import EpisodicPolicyGradient
 from sb3_reinforce.reinforce import REINFORCE
+from sb3_reinforce.reinforce_mask import MaskableREINFORCE
+from sb3_reinforce.reinforce_mask_recurrent import MaskableRecurrentREINFORCE
 from sb3_reinforce.reinforce_recurrent import RecurrentREINFORCE
 from sb3_reinforce.zoo.config import ConfigError, load_entry, validate_entry
 from sb3_reinforce.zoo.hyperparams import (
@@ -34,15 +43,26 @@ class ZooAlgo(NamedTuple):
     """What rl-zoo needs to know of one ``--algo`` name of this package."""
 
     config: str  # the default config file, in zoo_configs/
-    algorithm: type[EpisodicPolicyGradient]
-    sampler: Callable  # the Optuna search space
+    algorithm: type[BaseAlgorithm]
+    sampler: Callable | None  # the Optuna search space (None: rl-zoo's of the same algorithm)
+    zoo_name: str | None = None  # the name rl-zoo's search space has for it
 
 
 ALGOS: dict[str, ZooAlgo] = {
     "reinforce": ZooAlgo("reinforce.yml", REINFORCE, sample_reinforce_params),
     "reinforce_vr": ZooAlgo("reinforce_vr.yml", REINFORCE, sample_reinforce_vr_params),
     "reinforce_lstm": ZooAlgo("reinforce_lstm.yml", RecurrentREINFORCE, sample_reinforce_lstm_params),
+    "reinforce_mask": ZooAlgo("reinforce_mask.yml", MaskableREINFORCE, sample_reinforce_vr_params),
+    "reinforce_mask_lstm": ZooAlgo("reinforce_mask_lstm.yml", MaskableRecurrentREINFORCE, sample_reinforce_lstm_params),
+    # sb3-contrib's MaskablePPO (rl-zoo has no masked algorithm), to compare with: rl-zoo's PPO search space
+    "ppo_mask": ZooAlgo("ppo_mask.yml", MaskablePPO, None, zoo_name="ppo"),
 }
+
+
+def reinforce_class(algo: str) -> type[EpisodicPolicyGradient] | None:
+    """The class of ``algo`` if it is one of this package's algorithms (whose config entries are checked), else None."""
+    algorithm = ALGOS[algo].algorithm if algo in ALGOS else None
+    return algorithm if algorithm is not None and issubclass(algorithm, EpisodicPolicyGradient) else None
 
 
 def config_dir() -> Path:
@@ -57,7 +77,7 @@ def config_dir() -> Path:
 
 def default_config(algo: str) -> Path:
     """
-    :param algo: ``reinforce``, ``reinforce_vr`` or ``reinforce_lstm``
+    :param algo: A key of :data:`ALGOS`
     :return: the shipped config file of that algo name
     """
     return config_dir() / ALGOS[algo].config
@@ -67,15 +87,31 @@ def register() -> None:
     """
     Add this package's algorithms to rl-zoo's algorithms and Optuna samplers: REINFORCE as ``reinforce`` and
     ``reinforce_vr`` (its variance-reduced configs), RecurrentREINFORCE as ``reinforce_lstm`` (as rl-zoo names
-    RecurrentPPO ``ppo_lstm``).
+    RecurrentPPO ``ppo_lstm``), MaskableREINFORCE as ``reinforce_mask``, MaskableRecurrentREINFORCE as
+    ``reinforce_mask_lstm``, and sb3-contrib's MaskablePPO as ``ppo_mask``.
+
+    rl-zoo's ``ExperimentManager`` builds its evaluation callbacks by the names ``EvalCallback`` and
+    ``TrialEvalCallback`` of ``rl_zoo3.exp_manager``: they are bound to subclasses that evaluate a masked model with
+    the env's masks and are the originals for every other model (:mod:`sb3_reinforce.zoo.masking`).
     """
     import rl_zoo3
+    import rl_zoo3.exp_manager
     from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, HYPERPARAMS_SAMPLER
+
+    from sb3_reinforce.zoo import masking
 
     for name, zoo_algo in ALGOS.items():
         rl_zoo3.ALGOS[name] = zoo_algo.algorithm
-        HYPERPARAMS_SAMPLER[name] = zoo_algo.sampler
-        HYPERPARAMS_CONVERTER[name] = convert_reinforce_params
+        if zoo_algo.sampler is None:  # rl-zoo's search space of the same algorithm
+            assert zoo_algo.zoo_name is not None
+            HYPERPARAMS_SAMPLER[name] = HYPERPARAMS_SAMPLER[zoo_algo.zoo_name]
+            HYPERPARAMS_CONVERTER[name] = HYPERPARAMS_CONVERTER[zoo_algo.zoo_name]
+        else:
+            HYPERPARAMS_SAMPLER[name] = zoo_algo.sampler
+            HYPERPARAMS_CONVERTER[name] = convert_reinforce_params
+    if not issubclass(rl_zoo3.exp_manager.EvalCallback, masking.ZooEvalCallback):
+        rl_zoo3.exp_manager.EvalCallback = masking.ZooEvalCallback  # type: ignore[misc]
+        rl_zoo3.exp_manager.TrialEvalCallback = masking.trial_eval_callback()  # type: ignore[misc, assignment]
 
 
 def wandb_logged_in() -> bool:
@@ -92,8 +128,8 @@ def prepare_argv(argv: list[str], default_algo: str | None = "reinforce") -> lis
     """
     Complete a ``rl_zoo3.train`` command line for REINFORCE and check its config before anything runs.
 
-    - ``--algo`` defaults to ``reinforce``; ``reinforce``/``reinforce_vr`` read ``zoo_configs/`` unless
-      ``-conf`` is given; other algos keep rl-zoo's own configs.
+    - ``--algo`` defaults to ``reinforce``; this package's algo names (:data:`ALGOS`, ``ppo_mask`` included) read
+      ``zoo_configs/`` unless ``-conf`` is given; other algos keep rl-zoo's own configs.
     - The config entry of the env (with ``-params`` overrides) is checked (:mod:`sb3_reinforce.zoo.config`).
     - ``--track`` without wandb credentials runs wandb offline (``WANDB_MODE=offline``), never prompting.
     - ``--storage`` with a database URL: its driver must be installed (one line naming the extra otherwise), and
@@ -125,11 +161,12 @@ def prepare_argv(argv: list[str], default_algo: str | None = "reinforce") -> lis
         if args.conf_file is None:
             args.conf_file = str(default_config(algo))
             argv += ["--conf-file", args.conf_file]
-        if args.conf_file.endswith((".yml", ".yaml")):
+        algorithm = reinforce_class(algo)
+        if algorithm is not None and args.conf_file.endswith((".yml", ".yaml")):
             entry = load_entry(args.conf_file, args.env)
             overrides = parse_overrides(args.hyperparams)
             entry.update(overrides)
-            validate_entry(entry, args.env, args.conf_file, overrides, ALGOS[algo].algorithm)
+            validate_entry(entry, args.env, args.conf_file, overrides, algorithm)
     if args.storage is not None and "-h" not in argv and "--help" not in argv:
         from sb3_reinforce.zoo.storage import StorageError, is_journal, open_storage
 
@@ -239,8 +276,50 @@ def train(argv: list[str] | None = None) -> None:
     _run("train", argv, default_algo="reinforce")
 
 
+def _algo_of(argv: list[str]) -> str | None:
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--algo", default=None)
+    return parser.parse_known_args(argv)[0].algo
+
+
+@contextlib.contextmanager
+def _masked_play(algo: str | None, module: Any = None) -> Iterator[None]:
+    """
+    While ``enjoy``/``record_video`` plays a masked algo, ``rl_zoo3.ALGOS[algo]`` loads the model acting with the
+    masks of the env played (:func:`sb3_reinforce.zoo.masking.masked_loader`); ``module``'s ``create_test_env`` (rl-zoo's
+    function, by the name the script calls it) records that env, for scripts that do not pass it to ``load``.
+    """
+    import rl_zoo3
+
+    from sb3_reinforce.zoo import masking
+
+    if algo not in ALGOS or not masking.takes_masks(ALGOS[algo].algorithm):
+        yield
+        return
+    played: list[Any] = []
+    create_test_env = module.create_test_env if module is not None else None
+
+    def recording_create_test_env(*args: Any, **kwargs: Any) -> Any:
+        env = create_test_env(*args, **kwargs)  # type: ignore[misc]
+        played.append(env)
+        return env
+
+    if module is not None:
+        module.create_test_env = recording_create_test_env
+    rl_zoo3.ALGOS[algo] = masking.masked_loader(ALGOS[algo].algorithm, played)
+    try:
+        yield
+    finally:
+        rl_zoo3.ALGOS[algo] = ALGOS[algo].algorithm
+        if module is not None:
+            module.create_test_env = create_test_env
+
+
 def enjoy(argv: list[str] | None = None) -> None:
-    """``python -m sb3_reinforce.enjoy``: rl-zoo's ``enjoy`` with REINFORCE registered."""
+    """
+    ``python -m sb3_reinforce.enjoy``: rl-zoo's ``enjoy`` with REINFORCE registered; a masked algo acts with the masks
+    of the env it plays (:func:`_masked_play`).
+    """
     argv = one_thread(sys.argv[1:] if argv is None else argv)
     if not any(a == "--algo" or a.startswith("--algo=") for a in argv):
         argv = ["--algo", "reinforce", *argv]
@@ -248,7 +327,8 @@ def enjoy(argv: list[str] | None = None) -> None:
     import rl_zoo3.enjoy
 
     sys.argv = ["rl_zoo3.enjoy", *argv]
-    rl_zoo3.enjoy.enjoy()
+    with _masked_play(_algo_of(argv), rl_zoo3.enjoy):
+        rl_zoo3.enjoy.enjoy()
 
 
 def _run_script(module: str, argv: list[str] | None) -> None:
@@ -261,7 +341,8 @@ def _run_script(module: str, argv: list[str] | None) -> None:
     th.set_num_threads(1)  # these scripts have no --num-threads; see one_thread()
     register()
     sys.argv = [module, *argv]
-    runpy.run_module(module, run_name="__main__")
+    with _masked_play(_algo_of(argv)):  # rl-zoo's record_video gives load() the env it plays
+        runpy.run_module(module, run_name="__main__")
 
 
 def record_video(argv: list[str] | None = None) -> None:

@@ -329,8 +329,9 @@ def load_checked_entry(algo: str, env_id: str, config: Path, overrides: dict[str
 
     try:
         entry = {**load_entry(config, env_id), **overrides}
-        if algo in zoo.ALGOS:
-            validate_entry(entry, env_id, config, overrides, zoo.ALGOS[algo].algorithm, overrides_flag="--params")
+        algorithm = zoo.reinforce_class(algo)
+        if algorithm is not None:
+            validate_entry(entry, env_id, config, overrides, algorithm, overrides_flag="--params")
     except ConfigError as e:
         raise GridError(f"Algo {algo!r}: {e}") from e
     if "n_timesteps" not in entry:

@@ -1,0 +1,19 @@
+"""
+Envs registered by this package (on ``import sb3_reinforce``), for tasks no registered env poses.
+
+- ``TaxiHiddenDest-v0``: gymnasium's Taxi-v4 where the destination is shown at the first step of an episode only
+  (:class:`sb3_reinforce.envs.taxi.HiddenDestination`): a masked task that also needs memory.
+"""
+
+from gymnasium.envs.registration import register, registry
+
+from sb3_reinforce.envs.taxi import HiddenDestination, taxi_hidden_dest
+
+__all__ = ["HiddenDestination", "taxi_hidden_dest"]
+
+if "TaxiHiddenDest-v0" not in registry:
+    register(
+        id="TaxiHiddenDest-v0",
+        entry_point="sb3_reinforce.envs.taxi:taxi_hidden_dest",
+        max_episode_steps=200,
+    )
