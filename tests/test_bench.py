@@ -116,3 +116,17 @@ def test_masked_and_recurrent_targets_are_judged_against_their_own_reference():
         results, bench.DEFAULT_STEPS, "recurrent_reinforce", bench_recurrent.DESCRIPTIONS, bench_recurrent.RECURRENT_TARGETS
     )
     assert "| recurrent_reinforce >= 1.0 x recurrent_ppo | 28.00 x | yes |" in table
+
+
+def test_mask_recurrent_section_runs_every_candidate_and_judges_both_targets():
+    from sb3_reinforce.experiments import bench_mask_recurrent as bench_mr
+
+    for name, run in bench_mr.RUNNERS.items():
+        steps, seconds = run(400, 0)
+        assert steps >= 400 and seconds > 0, name
+    results = {"mask_recurrent_reinforce": [8_000.0], "recurrent_reinforce": [10_000.0], "recurrent_ppo": [400.0]}
+    table = bench.format_throughput(
+        results, bench.DEFAULT_STEPS, "mask_recurrent_reinforce", bench_mr.DESCRIPTIONS, bench_mr.MASK_RECURRENT_TARGETS
+    )
+    assert "| mask_recurrent_reinforce >= 0.85 x recurrent_reinforce | 0.80 x | no |" in table
+    assert "| mask_recurrent_reinforce >= 10.0 x recurrent_ppo | 20.00 x | yes |" in table

@@ -67,7 +67,7 @@ DESCRIPTIONS = {
     "sb3_rollout": "SB3 ceiling: A2C `collect_rollouts()` only",
     "physical": "physical limit: env step + actor forward + sample",
 }
-SECTIONS = ("throughput", "memory", "train", "masked", "recurrent")
+SECTIONS = ("throughput", "memory", "train", "masked", "recurrent", "mask_recurrent")
 DEFAULT_STEPS = 50_000
 DEFAULT_REPEATS = 5
 DEFAULT_MEMORY_EPISODES = (64, 512, 4096, 16384)
@@ -642,6 +642,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "recurrent" in args.sections:
         sizes = (2_000, 8_000) if args.quick else None
         print(f"## LSTM policies\n\n{recurrent_section(steps, repeats, args.verbose, sizes)}\n", flush=True)
+    if "mask_recurrent" in args.sections:
+        print(f"## Masks and an LSTM policy\n\n{mask_recurrent_section(steps, repeats, args.verbose)}\n", flush=True)
 
 
 def masked_section(steps: int, repeats: int, verbose: bool = False) -> str:
@@ -652,6 +654,20 @@ def masked_section(steps: int, repeats: int, verbose: bool = False) -> str:
     env = f"`MaskedIdentityEnv` ({bench_masked.N_ACTIONS} actions, about half invalid), {bench_masked.N_ENVS} envs"
     table = format_throughput(results, steps, "masked_reinforce", bench_masked.DESCRIPTIONS, bench_masked.MASKED_TARGETS)
     return f"{env}.\n\n{table}"
+
+
+def mask_recurrent_section(steps: int, repeats: int, verbose: bool = False) -> str:
+    """
+    MaskableRecurrentREINFORCE against RecurrentREINFORCE and RecurrentPPO
+    (:mod:`sb3_reinforce.experiments.bench_mask_recurrent`).
+    """
+    from sb3_reinforce.experiments import bench_mask_recurrent as bench_mr
+
+    results = measure_throughput(bench_mr.RUNNERS, steps=steps, repeats=repeats, verbose=verbose)
+    table = format_throughput(
+        results, steps, "mask_recurrent_reinforce", bench_mr.DESCRIPTIONS, bench_mr.MASK_RECURRENT_TARGETS
+    )
+    return f"`{bench_mr.ENV_ID}` (masks from `InfoActionMasker`), {bench_mr.N_ENVS} envs.\n\n{table}"
 
 
 def recurrent_section(steps: int, repeats: int, verbose: bool = False, sizes: Sequence[int] | None = None) -> str:
