@@ -7,11 +7,13 @@ rl-zoo knows no masks: its evaluation during training (``EvalCallback``), the pr
 deterministic)``, so a masked model would act among every action. Each of these places gets the model through one
 public name, and this module gives each a masked counterpart that uses rl-zoo's own code otherwise:
 
-- evaluations: :class:`ZooEvalCallback` and :class:`ZooTrialEvalCallback`, subclasses of rl-zoo's callbacks that hand
-  SB3's ``evaluate_policy`` a :class:`MaskedPredictor` when the model takes masks (and are the originals otherwise);
+- evaluations: :class:`ZooEvalCallback` and rl-zoo's ``TrialEvalCallback`` (:func:`trial_eval_callback`), subclasses
+  that hand SB3's ``evaluate_policy`` a :class:`~sb3_reinforce.common.evaluation.MaskedPredictor` when the model takes
+  masks (and are the originals otherwise);
   :func:`register` binds them to the names rl-zoo's ``ExperimentManager`` builds its callbacks by;
 - ``enjoy`` and ``record_video``: :func:`masked_loader` takes the place of the algorithm in ``rl_zoo3.ALGOS`` for the
-  command; its ``load`` returns the model wrapped in a :class:`MaskedPredictor` over the env rl-zoo plays on.
+  command; its ``load`` returns the model wrapped in a ``MaskedPredictor`` over the env rl-zoo plays on;
+- compare's final evaluation: :func:`sb3_reinforce.common.evaluation.evaluate_policy`.
 
 The masks are the env's (``action_masks()``, e.g. sb3-contrib's ``ActionMasker`` or
 :class:`sb3_reinforce.common.wrappers.InfoActionMasker` set in the config's ``env_wrapper``), read with sb3-contrib's
@@ -21,67 +23,15 @@ The masks are the env's (``action_masks()``, e.g. sb3-contrib's ``ActionMasker``
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-import numpy as np
-from sb3_contrib.common.maskable.utils import get_action_masks, is_masking_supported
-from stable_baselines3.common import evaluation
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import EvalCallback
 from stable_baselines3.common.vec_env import VecEnv
 
+from sb3_reinforce.common.evaluation import MaskedPredictor, evaluate_policy, takes_masks
 
-def takes_masks(model: Any) -> bool:
-    """Whether ``model.predict`` takes ``action_masks`` (sb3-contrib's masked algorithms and this package's)."""
-    return "action_masks" in inspect.signature(model.predict).parameters
-
-
-class MaskedPredictor:
-    """
-    A masked model acting on one env: ``predict(obs, state, episode_start, deterministic)`` (SB3's ``PolicyPredictor``,
-    what ``evaluate_policy`` and rl-zoo call) is the model's ``predict`` with the env's current masks. Everything else
-    (``save``, ``num_timesteps``, ``logger``, ...) is the model's own.
-
-    :param model: A model whose ``predict`` takes ``action_masks``
-    :param env: The env it acts on, with ``action_masks()``
-    :raises ValueError: the env gives no masks (naming the wrappers that add them)
-    """
-
-    def __init__(self, model: Any, env: VecEnv):
-        if not is_masking_supported(env):
-            raise ValueError(
-                f"{type(model).__name__} acts with masks, but the env it is evaluated on has no action_masks() method: "
-                "add sb3_contrib.common.wrappers.ActionMasker or sb3_reinforce.common.wrappers.InfoActionMasker to the "
-                "config's env_wrapper"
-            )
-        self.model = model
-        self.env = env
-
-    def predict(
-        self,
-        observation: np.ndarray | dict[str, np.ndarray],
-        state: tuple[np.ndarray, ...] | None = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = False,
-    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
-        """The model's action(s) among the actions the env declares valid now (and its new state, if recurrent)."""
-        masks = get_action_masks(self.env)
-        return self.model.predict(observation, state, episode_start, deterministic, action_masks=masks)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.model, name)
-
-
-def evaluate_policy(model: Any, env: VecEnv, **kwargs: Any) -> Any:
-    """
-    SB3's ``evaluate_policy``, with the env's masks when the model takes masks.
-
-    :param model: The model
-    :param env: The env to evaluate on
-    :param kwargs: ``evaluate_policy``'s arguments
-    """
-    return evaluation.evaluate_policy(MaskedPredictor(model, env) if takes_masks(model) else model, env, **kwargs)
+__all__ = ["MaskedPredictor", "ZooEvalCallback", "evaluate_policy", "masked_loader", "takes_masks", "trial_eval_callback"]
 
 
 class _MaskedEvaluation:

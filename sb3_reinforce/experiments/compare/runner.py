@@ -290,7 +290,7 @@ def _evaluations(manager: Any, model: Any, spec: RunSpec, evaluator: Any) -> tup
     results = evaluations["results"]  # (n_evals, n_eval_episodes)
     if timesteps:
         return timesteps, [float(r) for r in results.mean(axis=1)], [float(r) for r in results.std(axis=1)]
-    from sb3_reinforce.zoo.masking import evaluate_policy  # SB3's; a masked model acts with the env's masks
+    from sb3_reinforce.common.evaluation import evaluate_policy  # SB3's; a masked model acts with its masks
 
     returns, _ = evaluate_policy(model, evaluator.eval_env, n_eval_episodes=spec.n_eval_episodes, return_episode_rewards=True)
     return [int(model.num_timesteps)], [float(np.mean(returns))], [float(np.std(returns))]
@@ -356,7 +356,7 @@ def evaluate_saved_model(
     :param ways: The ways of acting evaluated (``deterministic``, ``stochastic``)
     :return: per way of acting: the mean, std, min and max return, every episode's return and the steps played
     """
-    from sb3_reinforce.zoo.masking import evaluate_policy  # SB3's; a masked model acts with the env's masks
+    from sb3_reinforce.common.evaluation import evaluate_policy  # SB3's; a masked model acts with its masks
 
     model = load_saved_model(algo, model_path)
     result: dict[str, Any] = {}
