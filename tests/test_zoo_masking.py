@@ -224,3 +224,36 @@ def test_shipped_masked_configs_name_their_mask_wrapper(config):
     entries = yaml.safe_load((ROOT / "zoo_configs" / config).read_text())
     for env_id, entry in entries.items():
         assert "sb3_reinforce.common.wrappers.InfoActionMasker" in entry["env_wrapper"], env_id
+
+
+def test_cue_corridor_needs_masks_and_memory():
+    from sb3_reinforce.envs.corridor import CueCorridor
+
+    env = gym.make("CueCorridor-v0").unwrapped
+    assert isinstance(env, CueCorridor) and env.length == 4 and gym.spec("CueCorridor-v0").reward_threshold == 0.9
+    rng = np.random.default_rng(0)
+
+    def play(choose, episodes=400):
+        total = 0.0
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=episode)
+            cue_seen, done, steps = obs // (env.length + 2), False, 0
+            assert cue_seen < env.n_doors and obs % (env.length + 2) == 0  # the cue, at the start
+            while not done:
+                mask = env.action_masks()
+                at_door = steps == env.length + 1
+                assert mask[env.n_moves :].all() == at_door and mask.sum() == (env.n_doors if at_door else env.n_valid)
+                obs, reward, done, truncated, _ = env.step(choose(mask, cue_seen, at_door))
+                steps += 1
+                assert not truncated and (done or obs // (env.length + 2) == env.n_doors)  # hidden later
+            total += reward
+        return total / episodes
+
+    # masks and memory: every episode; masks only (a fixed door): 1/n_doors; memory only (any move): (1/2)^(length + 1)
+    assert play(lambda mask, cue, door: int(np.flatnonzero(mask)[cue] if door else rng.choice(np.flatnonzero(mask)))) == 1.0
+    guess = play(lambda mask, cue, door: int(np.flatnonzero(mask)[0] if door else rng.choice(np.flatnonzero(mask))))
+    assert abs(guess - 1 / env.n_doors) < 0.06
+    blind = play(lambda mask, cue, door: env.n_moves + cue if door else int(rng.integers(env.n_moves)))
+    assert abs(blind - 0.5 ** (env.length + 1)) < 0.02
+    with pytest.raises(ValueError, match="n_valid < n_moves"):
+        CueCorridor(n_valid=4)
