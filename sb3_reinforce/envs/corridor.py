@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -36,7 +36,7 @@ class CueCorridor(gym.Env):
     :param render_mode: ``"rgb_array"`` (a strip of cells: the agent white, the cue's color while it is shown) or None
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 4}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}  # noqa: RUF012  (gymnasium.Env.metadata)
     COLORS = np.array([[230, 25, 75], [60, 180, 75], [0, 130, 200], [245, 130, 48], [145, 30, 180], [70, 240, 240]])
 
     def __init__(self, length: int = 4, n_doors: int = 4, n_moves: int = 4, n_valid: int = 2, render_mode: str | None = None):
