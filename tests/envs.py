@@ -177,19 +177,27 @@ class InvalidActionError(RuntimeError):
 
 class RaiseOnInvalidAction(gym.Wrapper):
     """
-    Raises :class:`InvalidActionError` when an action outside the valid ones is played: the valid actions are
-    ``info["action_mask"]`` of the last ``reset``/``step`` (gymnasium's Taxi reports them there). Whatever plays
-    through it unmasked fails at once; whatever plays with the masks never does.
+    Raises :class:`InvalidActionError` when an action outside the valid ones is played: the valid actions are the
+    env's ``action_masks()`` if it has the method, else ``info["action_mask"]`` of the last ``reset``/``step``
+    (gymnasium's Taxi reports them there). Whatever plays through it unmasked fails at once; whatever plays with the
+    masks never does.
     """
+
+    def _read(self, info):
+        own = getattr(self.env.unwrapped, "action_masks", None)
+        self.mask = np.asarray(own() if own is not None else info["action_mask"], dtype=bool)
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        self.mask = np.asarray(info["action_mask"], dtype=bool)
+        self._read(info)
         return obs, info
 
     def step(self, action):
         if not self.mask[int(action)]:
             raise InvalidActionError(f"action {int(action)} played where only {np.flatnonzero(self.mask).tolist()} are valid")
         obs, reward, terminated, truncated, info = self.env.step(action)
-        self.mask = np.asarray(info["action_mask"], dtype=bool)
+        self._read(info)
         return obs, reward, terminated, truncated, info
+
+    def action_masks(self):
+        return self.mask.copy()

@@ -141,7 +141,7 @@ def test_register_adds_the_masked_algorithms_and_masked_evaluations():
 
 def strict_config(tmp_path, algo, env_id, **extra):
     entry = yaml.safe_load(zoo.default_config(algo).read_text())[env_id]
-    entry.update(env_wrapper=STRICT, **extra)
+    entry.update(env_wrapper=STRICT if "Taxi" in env_id else STRICT[:1], **extra)  # CueCorridor has action_masks()
     path = tmp_path / f"{algo}.yml"
     path.write_text(yaml.safe_dump({env_id: entry}))
     return path
@@ -151,7 +151,7 @@ def strict_config(tmp_path, algo, env_id, **extra):
     "algo, env_id, extra",
     [
         ("reinforce_mask", "Taxi-v4", {"n_envs": 2}),
-        ("reinforce_mask_lstm", "TaxiHiddenDest-v0", {"n_envs": 2}),
+        ("reinforce_mask_lstm", "CueCorridor-v0", {"n_envs": 2}),
         ("ppo_mask", "Taxi-v4", {"n_envs": 2, "n_steps": 64, "batch_size": 64}),
     ],
 )
@@ -222,15 +222,16 @@ def test_masked_config_entries_are_checked(tmp_path):
 @pytest.mark.parametrize("config", ["reinforce_mask.yml", "reinforce_mask_lstm.yml", "ppo_mask.yml"])
 def test_shipped_masked_configs_name_their_mask_wrapper(config):
     entries = yaml.safe_load((ROOT / "zoo_configs" / config).read_text())
-    for env_id, entry in entries.items():
-        assert "sb3_reinforce.common.wrappers.InfoActionMasker" in entry["env_wrapper"], env_id
+    for env_id, entry in entries.items():  # Taxi's masks are in info; CueCorridor has action_masks()
+        wrappers = entry.get("env_wrapper", [])
+        assert ("sb3_reinforce.common.wrappers.InfoActionMasker" in wrappers) == env_id.startswith("Taxi"), env_id
 
 
 def test_cue_corridor_needs_masks_and_memory():
     from sb3_reinforce.envs.corridor import CueCorridor
 
     env = gym.make("CueCorridor-v0").unwrapped
-    assert isinstance(env, CueCorridor) and env.length == 4 and gym.spec("CueCorridor-v0").reward_threshold == 0.9
+    assert isinstance(env, CueCorridor) and env.length == 2 and gym.spec("CueCorridor-v0").reward_threshold == 0.9
     rng = np.random.default_rng(0)
 
     def play(choose, episodes=400):
@@ -254,6 +255,6 @@ def test_cue_corridor_needs_masks_and_memory():
     guess = play(lambda mask, cue, door: int(np.flatnonzero(mask)[0] if door else rng.choice(np.flatnonzero(mask))))
     assert abs(guess - 1 / env.n_doors) < 0.06
     blind = play(lambda mask, cue, door: env.n_moves + cue if door else int(rng.integers(env.n_moves)))
-    assert abs(blind - 0.5 ** (env.length + 1)) < 0.02
+    assert abs(blind - 0.5 ** (env.length + 1)) < 0.04
     with pytest.raises(ValueError, match="n_valid < n_moves"):
         CueCorridor(n_valid=4)

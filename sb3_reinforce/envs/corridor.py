@@ -39,7 +39,7 @@ class CueCorridor(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}  # noqa: RUF012  (gymnasium.Env.metadata)
     COLORS = np.array([[230, 25, 75], [60, 180, 75], [0, 130, 200], [245, 130, 48], [145, 30, 180], [70, 240, 240]])
 
-    def __init__(self, length: int = 4, n_doors: int = 4, n_moves: int = 4, n_valid: int = 2, render_mode: str | None = None):
+    def __init__(self, length: int = 2, n_doors: int = 4, n_moves: int = 4, n_valid: int = 2, render_mode: str | None = None):
         if not (length >= 1 and n_doors >= 2 and 1 <= n_valid < n_moves):
             raise ValueError(
                 f"CueCorridor needs length >= 1, n_doors >= 2 and 1 <= n_valid < n_moves, got length={length}, "
