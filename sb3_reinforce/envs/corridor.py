@@ -62,6 +62,7 @@ class CueCorridor(gym.Env):
             self.mask[self.n_moves :] = True
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+        """Draw a new cue and the first step's valid moves; the observation is the cue."""
         super().reset(seed=seed)
         self.cue = int(self.np_random.integers(self.n_doors))
         self.position = 0
@@ -69,6 +70,7 @@ class CueCorridor(gym.Env):
         return self._observe(), {}
 
     def step(self, action: Any) -> tuple[int, float, bool, bool, dict[str, Any]]:
+        """Move along the corridor, or open a door at its end (1 for the cued door); an invalid action ends it with 0."""
         action = int(action)
         if not self.mask[action]:
             return self._observe(), 0.0, True, False, {"invalid_action": True}

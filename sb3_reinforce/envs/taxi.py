@@ -41,10 +41,12 @@ class HiddenDestination(gym.Wrapper):
         return int(((row * 5 + col) * 5 + passenger) * 5 + (destination if first else HIDDEN))
 
     def reset(self, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+        """Reset Taxi; the first observation shows the destination."""
         state, info = self.env.reset(**kwargs)
         return self._observe(int(state), first=True), info
 
     def step(self, action: Any) -> tuple[int, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Step Taxi; later observations hide the destination."""
         state, reward, terminated, truncated, info = self.env.step(action)
         return self._observe(int(state), first=False), reward, terminated, truncated, info
 
