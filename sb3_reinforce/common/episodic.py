@@ -417,13 +417,17 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         if self.policy.noise_correlation > 0:
             assert self._last_episode_starts is not None
             starts = th.as_tensor(self._last_episode_starts, device=self.device)
-            if self._last_noise is None or len(self._last_noise) != len(starts):
-                self._last_noise = th.zeros((len(starts), get_action_dim(self.action_space)), device=self.device)
-            actions, self._last_noise = self.policy.sample_correlated_actions(obs, self._last_noise, starts)
+            actions, self._last_noise = self.policy.sample_correlated_actions(obs, self._previous_noise(), starts)
             return actions
         if action_masks is None:
             return self.policy.sample_actions(obs)
         return self.policy.sample_actions(obs, action_masks=action_masks)  # type: ignore[call-arg]
+
+    def _previous_noise(self) -> th.Tensor:
+        """Each env's last exploration noise n_{t-1} (``noise_correlation`` > 0), zero before the first step."""
+        if self._last_noise is None or len(self._last_noise) != self.n_envs:
+            self._last_noise = th.zeros((self.n_envs, get_action_dim(self.action_space)), device=self.device)
+        return self._last_noise
 
     def _action_masks(self, env: VecEnv) -> np.ndarray | None:
         """The valid actions of every env at this step, given to the policy and recorded; None: no masking."""

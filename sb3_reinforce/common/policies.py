@@ -247,7 +247,11 @@ class ReinforcePolicy(BasePolicy):
 
     def _gaussian(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor]:
         """mu(s) and sigma of the Gaussian policy (``Box`` actions), from :meth:`get_distribution`."""
-        normal = self.get_distribution(obs).distribution
+        return self._gaussian_from_latent(self.actor_net(self.extract_features(obs, self.features_extractor)))
+
+    def _gaussian_from_latent(self, latent_pi: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """mu and sigma of the Gaussian policy (``Box`` actions) on the actor's latent (after ``actor_net``)."""
+        normal = self._get_action_dist_from_latent(latent_pi).distribution
         assert isinstance(normal, th.distributions.Normal)
         return normal.mean, normal.stddev
 
@@ -264,6 +268,21 @@ class ReinforcePolicy(BasePolicy):
         :return: the actions u_t and the noise n_t
         """
         mean, std = self._gaussian(obs)
+        return self._correlated_step(mean, std, noise, episode_starts)
+
+    def _correlated_step(
+        self, mean: th.Tensor, std: th.Tensor, noise: th.Tensor, episode_starts: th.Tensor
+    ) -> tuple[th.Tensor, th.Tensor]:
+        """
+        u_t = mu_t + n_t with the AR(1) noise n_t of :meth:`sample_correlated_actions`, for the policy's mu_t and
+        sigma at this step (the recurrent policy's read from its memory h_t).
+
+        :param mean: mu_t, one row per env
+        :param std: sigma
+        :param noise: n_{t-1} of every env (ignored where an episode starts)
+        :param episode_starts: 1 where the observation is the first of an episode
+        :return: the actions u_t and the noise n_t
+        """
         eps = th.randn_like(mean)
         carried = self.noise_correlation * noise + np.sqrt(1.0 - self.noise_correlation**2) * std * eps
         new_noise = th.where(episode_starts.bool().reshape(-1, 1), std * eps, carried)
@@ -288,6 +307,22 @@ class ReinforcePolicy(BasePolicy):
         :return: V(s) (None without a value head), log pi(u_t | h_t) and the entropy of pi(. | h_t)
         """
         mean, std = self._gaussian(obs)
+        log_prob, entropy = self._correlated_log_prob(mean, std, actions, lengths)
+        values = self.predict_values(obs) if self.use_value_net else None
+        return values, log_prob, entropy
+
+    def _correlated_log_prob(
+        self, mean: th.Tensor, std: th.Tensor, actions: th.Tensor, lengths: np.ndarray
+    ) -> tuple[th.Tensor, th.Tensor]:
+        """
+        log pi(u_t | h_t) and the entropy of pi(. | h_t) of :meth:`evaluate_correlated_actions` for the policy's mu_t
+        and sigma at every step of whole episodes (the recurrent policy's read from its memory h_t).
+
+        :param mean: mu_t at every step, episodes back to back
+        :param std: sigma
+        :param actions: The actions sampled (before any clipping or squashing)
+        :param lengths: Length of each episode
+        """
         starts = th.zeros(len(mean), dtype=th.bool, device=mean.device)
         starts[np.concatenate(([0], np.cumsum(lengths)[:-1]))] = True
         starts = starts.reshape(-1, 1)
@@ -297,8 +332,7 @@ class ReinforcePolicy(BasePolicy):
         conditional = th.distributions.Normal(
             th.where(starts, mean, mean + rho * previous), th.where(starts, std, std * np.sqrt(1.0 - rho**2))
         )
-        values = self.predict_values(obs) if self.use_value_net else None
-        return values, conditional.log_prob(actions).sum(dim=-1), conditional.entropy().sum(dim=-1)
+        return conditional.log_prob(actions).sum(dim=-1), conditional.entropy().sum(dim=-1)
 
     def predict_values(self, obs: PyTorchObs) -> th.Tensor:
         """

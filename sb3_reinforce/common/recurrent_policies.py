@@ -87,7 +87,9 @@ class RecurrentReinforcePolicy(ReinforcePolicy):
     MLP, action distribution head. A value head V(h_t) only with ``use_value_net`` (``baseline="value"``).
 
     Parameters as in :class:`sb3_reinforce.common.policies.ReinforcePolicy` (``net_arch`` is the MLP after the
-    LSTM), plus sb3-contrib's:
+    LSTM; ``squash_output`` and ``noise_correlation`` as there, with mu(h_t) read from the memory: with
+    ``noise_correlation`` = rho the rollout samples u_t = mu(h_t) + n_t with the AR(1) noise n_t, and the score is
+    that of each action given the episode so far, :meth:`evaluate_correlated_actions`), plus sb3-contrib's:
 
     :param lstm_hidden_size: Number of hidden units of each LSTM layer
     :param n_lstm_layers: Number of LSTM layers
@@ -114,6 +116,8 @@ class RecurrentReinforcePolicy(ReinforcePolicy):
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
         use_value_net: bool = False,
+        squash_output: bool = False,
+        noise_correlation: float = 0.0,
         lstm_hidden_size: int = 256,
         n_lstm_layers: int = 1,
         shared_lstm: bool = False,
@@ -153,6 +157,8 @@ class RecurrentReinforcePolicy(ReinforcePolicy):
             optimizer_class,
             optimizer_kwargs,
             use_value_net,
+            squash_output=squash_output,
+            noise_correlation=noise_correlation,
         )
         # (n_lstm_layers, n_envs, lstm_hidden_size) for n_envs = 1, as sb3-contrib's policies expose it
         self.lstm_hidden_state_shape = (n_lstm_layers, 1, lstm_hidden_size)
@@ -234,6 +240,48 @@ class RecurrentReinforcePolicy(ReinforcePolicy):
         """
         latent_pi, states = self._step_latent(obs, lstm_states, episode_starts)
         return self._sample_from_latent(latent_pi), states
+
+    def sample_correlated_actions(  # type: ignore[override]
+        self, obs: PyTorchObs, lstm_states: LSTMStates, episode_starts: th.Tensor, noise: th.Tensor
+    ) -> tuple[th.Tensor, th.Tensor, LSTMStates]:
+        """
+        One rollout step with ``noise_correlation`` = rho for a batch of envs: u_t = mu(h_t) + n_t, with n_t = sigma eps_t
+        where an episode starts and n_t = rho n_{t-1} + sqrt(1 - rho^2) sigma eps_t elsewhere, eps_t ~ N(0, I)
+        (:meth:`~sb3_reinforce.common.policies.ReinforcePolicy.sample_correlated_actions` with the memory's mean).
+
+        :param obs: Observations, one per env
+        :param lstm_states: The actor LSTM's states (h, c) before this step
+        :param episode_starts: 1.0 where an episode starts at this step (its state and noise start afresh)
+        :param noise: n_{t-1} of every env (ignored where an episode starts)
+        :return: the actions u_t, the noise n_t and the new states
+        """
+        latent_pi, states = self._step_latent(obs, lstm_states, episode_starts)
+        mean, std = self._gaussian_from_latent(latent_pi)
+        actions, new_noise = self._correlated_step(mean, std, noise, episode_starts)
+        return actions, new_noise, states
+
+    def evaluate_correlated_actions(
+        self, obs: PyTorchObs, actions: th.Tensor, lengths: np.ndarray
+    ) -> tuple[th.Tensor | None, th.Tensor, th.Tensor]:
+        """
+        With ``noise_correlation`` = rho: the log-density of each action given the episode so far, at every step of
+        whole episodes each run from the zero state, the exact factors of the episode's action density:
+
+            log pi(u_0 | h_0) = log N(u_0; mu(h_0), sigma^2)
+            log pi(u_t | h_t) = log N(u_t; mu(h_t) + rho (u_{t-1} - mu(h_{t-1})), (1 - rho^2) sigma^2),  t >= 1
+
+        (:meth:`~sb3_reinforce.common.policies.ReinforcePolicy.evaluate_correlated_actions` with mu read from the
+        LSTM's memory), differentiable through the whole episode.
+
+        :param obs: Observations of whole episodes, back to back
+        :param actions: The actions sampled (before any clipping or squashing)
+        :param lengths: Length of each episode
+        :return: V(h_t) (None without a value head), log pi(u_t | h_t) and the entropy of pi(. | h_t)
+        """
+        mean, std = self._gaussian_from_latent(self.actor_net(self._actor_latent(obs, lengths)))
+        log_prob, entropy = self._correlated_log_prob(mean, std, actions, lengths)
+        values = self.predict_values(obs, lengths) if self.use_value_net else None
+        return values, log_prob, entropy
 
     def _actor_latent(self, obs: PyTorchObs, lengths: np.ndarray) -> th.Tensor:
         """The actor LSTM's output h_t at every step of whole episodes, each run from the zero state."""

@@ -35,7 +35,9 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
 
     The API follows sb3-contrib's ``RecurrentPPO``: policies ``"MlpLstmPolicy"``, ``"CnnLstmPolicy"``,
     ``"MultiInputLstmPolicy"`` with its ``policy_kwargs`` (``lstm_hidden_size``, ``n_lstm_layers``, ``lstm_kwargs``,
-    ``shared_lstm``, ``enable_critic_lstm``, ``net_arch``, ...), and
+    ``shared_lstm``, ``enable_critic_lstm``, ``net_arch``, ...; for ``Box`` actions also this package's
+    ``squash_output`` and ``noise_correlation``, exploration noise correlated across the steps of an episode and
+    scored exactly), and
     ``predict(obs, state, episode_start, deterministic)``. There is no critic unless ``baseline="value"``.
 
     Paper (REINFORCE): https://doi.org/10.1007/BF00992696; recurrent policy gradients with back-propagation
@@ -178,7 +180,11 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
         if self._last_lstm_states is None or self._last_lstm_states[0].shape[1] != self.n_envs:
             self._last_lstm_states = self.policy.initial_state(self.n_envs)
         starts = th.as_tensor(self._last_episode_starts, dtype=th.float32, device=self.device)
-        if action_masks is None:
+        if self.policy.noise_correlation > 0:  # Box actions: never masked
+            actions, self._last_noise, self._last_lstm_states = self.policy.sample_correlated_actions(
+                obs, self._last_lstm_states, starts, self._previous_noise()
+            )
+        elif action_masks is None:
             actions, self._last_lstm_states = self.policy.sample_actions(obs, self._last_lstm_states, starts)
         else:  # a masked recurrent policy (MaskableRecurrentREINFORCE)
             actions, self._last_lstm_states = self.policy.sample_actions(
@@ -208,6 +214,8 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
     ) -> tuple[th.Tensor | None, th.Tensor, th.Tensor | None]:
         assert chunk.lengths is not None  # chunks of whole episodes
         obs = self._obs_slice(batch.observations, chunk.start, chunk.end)
+        if self.policy.noise_correlation > 0:
+            return self.policy.evaluate_correlated_actions(obs, actions[chunk.start : chunk.end], chunk.lengths)
         masks = self._chunk_masks(batch, chunk)
         if masks is None:
             return self.policy.evaluate_actions(obs, actions[chunk.start : chunk.end], chunk.lengths)
