@@ -44,6 +44,7 @@ include_patterns = [
     "benchmark.md",
     "benchmark/summary.md",  # the generated report that benchmark.md links to
     "compare.md",
+    "masking/*/summary.md",  # the masked comparisons' reports (docs/guide/masking.rst)
     "performance.md",
     "mujoco.md",
 ]
