@@ -16,8 +16,11 @@ import numpy as np
 from sb3_reinforce.experiments.compare import plots
 from sb3_reinforce.experiments.compare.grid import read_result, threshold_of, write_atomic, write_json_atomic
 from sb3_reinforce.experiments.compare.stats import (
+    CLOSE_FRACTION,
+    CLOSE_POINTS,
     METRICS,
     MIN_RUNS_FOR_CI,
+    final_close_to_best,
     interval_estimate,
     mean,
     median_steps,
@@ -194,6 +197,16 @@ def _header(out: Path, meta: dict[str, Any], results: list[dict[str, Any]], n_fa
         "training episodes*: SB3's `rollout/ep_rew_mean` (sampled actions, earlier policies included) at the end, and "
         "the first env step at which it reached the threshold.",
         "",
+        "*Final model against best evaluation*: per algo, the median over its runs of each run's best periodic "
+        "evaluation (the highest mean return among its evaluations) and the median of its final model's mean return "
+        "with deterministic actions; *final - best* is their difference. The final model is *within "
+        f"{CLOSE_FRACTION:.0%} or {CLOSE_POINTS:.0f} points* of the best when it is at most "
+        f"max({CLOSE_FRACTION:g} x |median best|, {CLOSE_POINTS:g}) below it (the tolerance column; a final model "
+        "above its best counts as within). The best of many periodic evaluations of "
+        f"{meta.get('n_eval_episodes', 'n')} episodes each is biased upwards; the final model's evaluation is not "
+        "selected. Runs without a final evaluation (failed runs, results made before it "
+        "existed) are counted as missing and left out of the median final.",
+        "",
     ]
     return lines
 
@@ -253,6 +266,65 @@ def _final_model_table(env_id: str, algos: list[str], ok: Runs, threshold: float
         steps = [r.get("train_steps_to_threshold") for r in good if r.get("train_return_final") is not None]
         reached = f"{sum(s is not None for s in steps)}/{len(steps)} ({_steps(median_steps(steps))})"
         cells += [_fmt_range(train), reached if threshold is not None and steps else "n/a"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def final_vs_best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """
+    The median best periodic evaluation and the median final model (deterministic) of one (algo, env)'s runs.
+
+    :param runs: Every run of the (algo, env), failed ones included
+    :return: ``runs`` (how many), ``best`` and ``final`` (the medians over the runs that have them, None when none
+        has), ``n_best`` and ``n_final`` (how many runs have them), and when both medians exist ``gap`` (final - best),
+        ``tolerance`` and ``within`` (see :func:`~sb3_reinforce.experiments.compare.stats.final_close_to_best`)
+    """
+    bests = [max(r["eval_returns"]) for r in runs if r.get("status") == "ok" and r.get("eval_returns")]
+    finals = [
+        r["final_eval"]["deterministic"]["mean"]
+        for r in runs
+        if r.get("status") == "ok" and (r.get("final_eval") or {}).get("deterministic", {}).get("mean") is not None
+    ]
+    row: dict[str, Any] = {
+        "runs": len(runs),
+        "n_best": len(bests),
+        "n_final": len(finals),
+        "best": float(np.median(bests)) if bests else None,
+        "final": float(np.median(finals)) if finals else None,
+    }
+    if row["best"] is not None and row["final"] is not None:
+        row["gap"], row["tolerance"], row["within"] = final_close_to_best(row["best"], row["final"])
+    return row
+
+
+def _counted(value: float | None, n_values: int, n_runs: int) -> str:
+    """A median, with how many runs it leaves out (``missing`` when it has none)."""
+    if value is None:
+        return f"missing ({n_runs} of {n_runs} runs)"
+    return _fmt(value) + (f" ({n_values} runs; {n_runs - n_values} missing)" if n_values < n_runs else "")
+
+
+def _final_vs_best_table(env_id: str, algos: list[str], runs: Runs) -> list[str]:
+    """One env's table of the median final model against the median best periodic evaluation."""
+    lines = [
+        "| algo | runs | best evaluation: median | final model, deterministic: median | final - best | tolerance | "
+        f"within {CLOSE_FRACTION:.0%} or {CLOSE_POINTS:.0f} points |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for algo in algos:
+        if (algo, env_id) not in runs:
+            continue
+        row = final_vs_best(runs[algo, env_id])
+        within = "n/a" if "within" not in row else ("yes" if row["within"] else "**no**")
+        cells = [
+            algo,
+            str(row["runs"]),
+            _counted(row["best"], row["n_best"], row["runs"]),
+            _counted(row["final"], row["n_final"], row["runs"]),
+            _fmt(row.get("gap")),
+            _fmt(row.get("tolerance")),
+            within,
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -376,6 +448,8 @@ def build_report(out: Path, quiet: bool = False) -> str:
             *_env_table(env_id, algos, runs, ok, thresholds[env_id]),
             "",
             *_final_model_table(env_id, algos, ok, thresholds[env_id]),
+            "",
+            *_final_vs_best_table(env_id, algos, runs),
             "",
         ]
         for algo in algos:
