@@ -1,8 +1,10 @@
 """The comparison report's final model against best evaluation table, on hand-made results (nothing trained)."""
 
+import shutil
+
 import pytest
 
-from sb3_reinforce.experiments.compare import report
+from sb3_reinforce.experiments.compare import main, report
 from sb3_reinforce.experiments.compare.grid import write_json_atomic
 from sb3_reinforce.experiments.compare.stats import final_close_to_best
 
@@ -107,3 +109,23 @@ def test_report_compares_median_final_with_median_best(fake_comparison):
     assert "max(0.1 x |median best|, 50) below it" in summary  # the rule, in the explanatory paragraph
     # The final model table, unchanged, still leaves the run without a final evaluation out
     assert "| a2c | 4 | 400.0 (350.0, 420.0) | 0/3 |" in summary
+
+
+def test_report_is_rebuilt_from_results_csv_alone(fake_comparison, tmp_path):
+    summary = report.build_report(fake_comparison, quiet=True)
+    kept = tmp_path / "kept"  # what docs/ keeps of a comparison: no run folders
+    kept.mkdir()
+    for name in ("results.csv", "comparison.json", "random_scores.json"):
+        shutil.copy(fake_comparison / name, kept / name)
+    main(["--report-only", "--out", str(kept)])
+    assert (kept / "results.csv").read_bytes() == (fake_comparison / "results.csv").read_bytes()
+    rebuilt = (kept / "summary.md").read_text()
+    assert "read back from its `results.csv` (the run folders are not kept)" in rebuilt.splitlines()[2]
+    assert rebuilt.splitlines()[3:] == summary.splitlines()[3:]
+    assert final_vs_best_rows(rebuilt) == final_vs_best_rows(summary)
+
+
+def test_report_only_without_runs_or_results_csv_fails(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--report-only", "--out", str(tmp_path)])
+    assert e.value.code == 2 and f"/runs and no {tmp_path}/results.csv" in capsys.readouterr().err

@@ -36,6 +36,62 @@ def load_results(out: Path) -> list[dict[str, Any]]:
     return [r for r in results if r is not None]
 
 
+def _value(value: Any, kind: type = float) -> Any:
+    """A cell of ``results.csv`` as ``result.json`` had it (None for an empty cell)."""
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else kind(value)
+
+
+def results_from_csv(path: Path) -> list[dict[str, Any]]:
+    """
+    The runs' results read back from a ``results.csv`` (for a report whose run folders are not kept): every field the
+    report uses, as :func:`write_csv` wrote it. The final evaluations keep only their mean returns.
+
+    :param path: The ``results.csv``
+    :return: One result per run, in the file's order
+    """
+    import pandas as pd
+
+    frame = pd.read_csv(path, float_precision="round_trip", dtype={"error": object, "comparison": object})
+    results: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for row in frame.to_dict("records"):
+        key = (row["algo"], row["env"], int(row["seed"]))
+        if key not in results:
+            episodes = _value(row["final_eval_episodes"], int)
+            final_eval = None
+            if episodes is not None:
+                final_eval = {"episodes": episodes}
+                for way in ACTIONS:
+                    if _value(row[f"final_eval_{way}"]) is not None:
+                        final_eval[way] = {"mean": float(row[f"final_eval_{way}"])}
+            results[key] = {
+                "comparison": _value(row["comparison"], str),
+                "algo": row["algo"],
+                "env": row["env"],
+                "seed": int(row["seed"]),
+                "status": row["status"],
+                "n_timesteps": _value(row["n_timesteps"], int),
+                "threshold": _value(row["threshold"]),
+                "final_return": _value(row["final_return"]),
+                "steps_to_threshold": _value(row["steps_to_threshold"], int),
+                **({"final_eval": final_eval} if final_eval is not None else {}),
+                "train_return_final": _value(row["train_return_final"]),
+                "train_return_best": _value(row["train_return_best"]),
+                "train_steps_to_threshold": _value(row["train_steps_to_threshold"], int),
+                "wall_time_s": _value(row["wall_time_s"]),
+                "fps": _value(row["fps"]),
+                "error": _value(row["error"], str),
+                "eval_timesteps": [],
+                "eval_returns": [],
+                "eval_stds": [],
+            }
+        if _value(row["eval_index"]) is not None:
+            result = results[key]
+            result["eval_timesteps"].append(int(row["timesteps"]))
+            result["eval_returns"].append(float(row["eval_return_mean"]))
+            result["eval_stds"].append(float(row["eval_return_std"]))
+    return list(results.values())
+
+
 def random_scores(envs: list[str], out: Path) -> dict[str, float]:
     """
     Mean return of a uniformly random policy per env (100 episodes, seeded), measured once and cached in
@@ -168,12 +224,15 @@ def _normalized_curve(run: dict[str, Any], fractions: np.ndarray, random_score: 
 Runs = dict[tuple[str, str], list[dict[str, Any]]]
 
 
-def _header(out: Path, meta: dict[str, Any], results: list[dict[str, Any]], n_failed: int) -> list[str]:
+def _header(
+    out: Path, meta: dict[str, Any], results: list[dict[str, Any]], n_failed: int, from_csv: bool = False
+) -> list[str]:
     """Title, provenance and what the numbers mean."""
     lines = [f"# Comparison: {meta.get('name', out.name)}", ""]
+    source = ", read back from its `results.csv` (the run folders are not kept)" if from_csv else ""
     lines += [
         f"Built {time.strftime('%Y-%m-%d %H:%M')} from {len(results)} finished runs in `{out.name}/` "
-        f"({len(results) - n_failed} ok, {n_failed} failed)."
+        f"({len(results) - n_failed} ok, {n_failed} failed){source}."
     ]
     if meta.get("command"):
         lines += ["", f"Command: `{meta['command']}`"]
@@ -415,13 +474,17 @@ def _missing_line(missing: list[str], total: int) -> str:
 
 def build_report(out: Path, quiet: bool = False) -> str:
     """
-    Rebuild ``results.csv``, ``summary.md`` and the plots of ``out`` from every ``result.json`` in it.
+    Rebuild ``results.csv``, ``summary.md`` and the plots of ``out`` from every ``result.json`` in it (from its
+    ``results.csv`` when it has no run folders, as the reports committed under ``docs/``).
 
     :param out: The comparison's output folder
     :param quiet: Do not print where the report is
     :return: The text of ``summary.md``
     """
     results = load_results(out)
+    from_csv = not results and (out / "results.csv").is_file()
+    if from_csv:
+        results = results_from_csv(out / "results.csv")
     meta = read_result(out / "comparison.json") or {}
     write_csv(results, out / "results.csv")
     algos = _ordered(list({r["algo"] for r in results}), meta.get("algos", []))
@@ -434,7 +497,7 @@ def build_report(out: Path, quiet: bool = False) -> str:
     n_failed = sum(r["status"] != "ok" for r in results)
 
     missing = missing_runs(meta, results)
-    lines = _header(out, meta, results, n_failed)
+    lines = _header(out, meta, results, n_failed, from_csv)
     if missing:
         lines[2:2] = [_missing_line(missing, len(results) + len(missing)), ""]
     curves: dict[str, dict[str, plots.Curve]] = {}
