@@ -41,6 +41,14 @@ def test_table_reports_best_evaluation_and_final_model_per_env(tmp_path):
     assert cheetah[5] == "1400.0 (1 seed)" and cheetah[7] == "1,000" and cheetah[8] == "800"
     assert hopper[2] == "25.0 +- 5.0 (2)" and hopper[7] == "2,000"  # below Tianshou's 395.8: no mark
     assert rows["Ant-v5"][2] == "-"
+    # The final models against the best evaluations, beside the table: medians over seeds, within max(10%, 50) or not
+    cells = [line.strip("| ").split(" | ") for line in (table.parent / "table_final_vs_best.md").read_text().splitlines()]
+    close = {(c[0], c[1]): c[2:] for c in cells[2:]}
+    # HalfCheetah: best 900 (950, 850), final 700 (650, 750): 200 below, outside 10% of 900
+    assert close["HalfCheetah-v5", "reinforce_vr"] == ["2", "900.0", "700.0", "-200.0", "90.0", "**no**"]
+    assert close["HalfCheetah-v5", "ppo"] == ["1", "1500.0", "1400.0", "-100.0", "150.0", "yes"]
+    assert close["Hopper-v5", "reinforce_vr"] == ["2", "25.0", "20.0", "-5.0", "50.0", "yes"]
+    assert len(close) == 3 and list(close)[1] == ("HalfCheetah-v5", "ppo")  # the baseline after this package's algo
     # The archive alone rebuilds the same table; a second archiving copies nothing new
     assert mujoco.archive([out], archive) == 0
     assert mujoco.table(mujoco.load_archive(archive)) == table.read_text()

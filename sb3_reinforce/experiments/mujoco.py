@@ -16,7 +16,8 @@ archive, so it does not depend on the run folders.
 Two figures per run, as the published tables and the honest one: the *best evaluation* during training (10
 deterministic episodes every 30,000 steps of a 3M budget, the best of them: Tianshou's measure, an optimistic one),
 and the *final model*, the file ``enjoy`` loads, over 10 deterministic episodes on seeds the run never trained on.
-Mean and standard deviation over seeds.
+Mean and standard deviation over seeds. A second table (``--final-vs-best``) sets, for every algo and env in the
+archive, the median final model against the median best evaluation, as the compare tool's report does.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from sb3_reinforce.experiments.compare.report import load_results
+from sb3_reinforce.experiments.compare.report import final_vs_best, load_results
+from sb3_reinforce.experiments.compare.stats import CLOSE_FRACTION, CLOSE_POINTS
 
 
 class Published(NamedTuple):
@@ -159,6 +161,45 @@ def table(
     return "\n".join(lines) + "\n"
 
 
+def final_vs_best_table(results: list[dict[str, Any]], baseline: str = "ppo", envs: tuple[str, ...] = ENVS) -> str:
+    """
+    The markdown table of the final models against the best evaluations: per env and algo, the medians over seeds and
+    whether the final model is within ``max(CLOSE_FRACTION * |median best|, CLOSE_POINTS)`` of the best
+    (:func:`~sb3_reinforce.experiments.compare.report.final_vs_best`).
+
+    :param results: Finished runs (:func:`load_archive`)
+    :param baseline: The baseline algo, listed after this package's algos
+    :param envs: The envs, among :data:`ENVS`
+    """
+    lines = [
+        "| env | algo | seeds | best eval: median | final model: median | final - best | tolerance "
+        f"| within {CLOSE_FRACTION:.0%} or {CLOSE_POINTS:.0f} points |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    algos = sorted({r["algo"] for r in results}, key=lambda a: (a == baseline, a))
+    for env_id in envs:
+        for algo in algos:
+            runs = [r for r in results if r["algo"] == algo and r["env"] == env_id]
+            if not runs:
+                continue
+            row = final_vs_best(runs)
+            missing = row["runs"] - row["n_final"]
+            final = "missing" if row["final"] is None else f"{row['final']:.1f}"
+            within = "n/a" if "within" not in row else ("yes" if row["within"] else "**no**")
+            cells = [
+                env_id,
+                algo,
+                str(row["runs"]),
+                "-" if row["best"] is None else f"{row['best']:.1f}",
+                final + (f" ({missing} missing)" if missing and row["final"] is not None else ""),
+                f"{row['gap']:.1f}" if "gap" in row else "-",
+                f"{row['tolerance']:.1f}" if "tolerance" in row else "-",
+                within,
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m sb3_reinforce.experiments.mujoco", description="Build the MuJoCo table of docs/mujoco.md."
@@ -169,6 +210,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--out", type=Path, default=Path("docs/mujoco/table.md"), help="markdown table to write (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--final-vs-best",
+        type=Path,
+        default=None,
+        help="markdown table of every algo and env in the archive: median final model against median best evaluation "
+        "(default: table_final_vs_best.md beside --out)",
     )
     parser.add_argument("--algo", default="reinforce_vr", help="this package's algo in the runs (default: %(default)s)")
     parser.add_argument("--baseline", default="ppo", help="the baseline algo in the runs (default: %(default)s)")
@@ -186,7 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     markdown = table(load_archive(args.archive), args.algo, args.baseline, tuple(args.envs))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown)
-    print(f"{copied} results archived in {args.archive}; table written to {args.out}\n\n{markdown}")
+    closeness = final_vs_best_table(load_archive(args.archive), args.baseline)
+    closeness_path = args.final_vs_best or args.out.parent / "table_final_vs_best.md"
+    closeness_path.parent.mkdir(parents=True, exist_ok=True)
+    closeness_path.write_text(closeness)
+    print(
+        f"{copied} results archived in {args.archive}; tables written to {args.out} and {closeness_path}"
+        f"\n\n{markdown}\n{closeness}"
+    )
     return 0
 
 

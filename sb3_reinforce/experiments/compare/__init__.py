@@ -172,8 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     from sb3_reinforce.experiments.compare import report, runner
 
     if args.report_only:
-        if not report.load_results(out):
-            print(f"error: no finished runs in {out}/runs", file=sys.stderr)
+        if not report.load_results(out) and not (out / "results.csv").is_file():
+            print(f"error: no finished runs in {out}/runs and no {out}/results.csv", file=sys.stderr)
             raise SystemExit(2)
         report.build_report(out)
         return

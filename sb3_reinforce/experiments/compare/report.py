@@ -16,8 +16,11 @@ import numpy as np
 from sb3_reinforce.experiments.compare import plots
 from sb3_reinforce.experiments.compare.grid import read_result, threshold_of, write_atomic, write_json_atomic
 from sb3_reinforce.experiments.compare.stats import (
+    CLOSE_FRACTION,
+    CLOSE_POINTS,
     METRICS,
     MIN_RUNS_FOR_CI,
+    final_close_to_best,
     interval_estimate,
     mean,
     median_steps,
@@ -31,6 +34,62 @@ def load_results(out: Path) -> list[dict[str, Any]]:
     """Every finished run's result under ``out/runs`` (unfinished runs have no ``result.json``)."""
     results = [read_result(p) for p in sorted(out.glob("runs/*/*/seed_*/result.json"))]
     return [r for r in results if r is not None]
+
+
+def _value(value: Any, kind: type = float) -> Any:
+    """A cell of ``results.csv`` as ``result.json`` had it (None for an empty cell)."""
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else kind(value)
+
+
+def results_from_csv(path: Path) -> list[dict[str, Any]]:
+    """
+    The runs' results read back from a ``results.csv`` (for a report whose run folders are not kept): every field the
+    report uses, as :func:`write_csv` wrote it. The final evaluations keep only their mean returns.
+
+    :param path: The ``results.csv``
+    :return: One result per run, in the file's order
+    """
+    import pandas as pd
+
+    frame = pd.read_csv(path, float_precision="round_trip", dtype={"error": object, "comparison": object})
+    results: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for row in frame.to_dict("records"):
+        key = (row["algo"], row["env"], int(row["seed"]))
+        if key not in results:
+            episodes = _value(row["final_eval_episodes"], int)
+            final_eval = None
+            if episodes is not None:
+                final_eval = {"episodes": episodes}
+                for way in ACTIONS:
+                    if _value(row[f"final_eval_{way}"]) is not None:
+                        final_eval[way] = {"mean": float(row[f"final_eval_{way}"])}
+            results[key] = {
+                "comparison": _value(row["comparison"], str),
+                "algo": row["algo"],
+                "env": row["env"],
+                "seed": int(row["seed"]),
+                "status": row["status"],
+                "n_timesteps": _value(row["n_timesteps"], int),
+                "threshold": _value(row["threshold"]),
+                "final_return": _value(row["final_return"]),
+                "steps_to_threshold": _value(row["steps_to_threshold"], int),
+                **({"final_eval": final_eval} if final_eval is not None else {}),
+                "train_return_final": _value(row["train_return_final"]),
+                "train_return_best": _value(row["train_return_best"]),
+                "train_steps_to_threshold": _value(row["train_steps_to_threshold"], int),
+                "wall_time_s": _value(row["wall_time_s"]),
+                "fps": _value(row["fps"]),
+                "error": _value(row["error"], str),
+                "eval_timesteps": [],
+                "eval_returns": [],
+                "eval_stds": [],
+            }
+        if _value(row["eval_index"]) is not None:
+            result = results[key]
+            result["eval_timesteps"].append(int(row["timesteps"]))
+            result["eval_returns"].append(float(row["eval_return_mean"]))
+            result["eval_stds"].append(float(row["eval_return_std"]))
+    return list(results.values())
 
 
 def random_scores(envs: list[str], out: Path) -> dict[str, float]:
@@ -165,12 +224,15 @@ def _normalized_curve(run: dict[str, Any], fractions: np.ndarray, random_score: 
 Runs = dict[tuple[str, str], list[dict[str, Any]]]
 
 
-def _header(out: Path, meta: dict[str, Any], results: list[dict[str, Any]], n_failed: int) -> list[str]:
+def _header(
+    out: Path, meta: dict[str, Any], results: list[dict[str, Any]], n_failed: int, from_csv: bool = False
+) -> list[str]:
     """Title, provenance and what the numbers mean."""
     lines = [f"# Comparison: {meta.get('name', out.name)}", ""]
+    source = ", read back from its `results.csv` (the run folders are not kept)" if from_csv else ""
     lines += [
         f"Built {time.strftime('%Y-%m-%d %H:%M')} from {len(results)} finished runs in `{out.name}/` "
-        f"({len(results) - n_failed} ok, {n_failed} failed)."
+        f"({len(results) - n_failed} ok, {n_failed} failed){source}."
     ]
     if meta.get("command"):
         lines += ["", f"Command: `{meta['command']}`"]
@@ -193,6 +255,16 @@ def _header(out: Path, meta: dict[str, Any], results: list[dict[str, Any]], n_fa
         "the mean return; median (min, max) over seeds, and how many seeds' mean reaches the threshold. *Last 100 "
         "training episodes*: SB3's `rollout/ep_rew_mean` (sampled actions, earlier policies included) at the end, and "
         "the first env step at which it reached the threshold.",
+        "",
+        "*Final model against best evaluation*: per algo, the median over its runs of each run's best periodic "
+        "evaluation (the highest mean return among its evaluations) and the median of its final model's mean return "
+        "with deterministic actions; *final - best* is their difference. The final model is *within "
+        f"{CLOSE_FRACTION:.0%} or {CLOSE_POINTS:.0f} points* of the best when it is at most "
+        f"max({CLOSE_FRACTION:g} x |median best|, {CLOSE_POINTS:g}) below it (the tolerance column; a final model "
+        "above its best counts as within). The best of many periodic evaluations of "
+        f"{meta.get('n_eval_episodes', 'n')} episodes each is biased upwards; the final model's evaluation is not "
+        "selected. Runs without a final evaluation (failed runs, results made before it "
+        "existed) are counted as missing and left out of the median final.",
         "",
     ]
     return lines
@@ -253,6 +325,65 @@ def _final_model_table(env_id: str, algos: list[str], ok: Runs, threshold: float
         steps = [r.get("train_steps_to_threshold") for r in good if r.get("train_return_final") is not None]
         reached = f"{sum(s is not None for s in steps)}/{len(steps)} ({_steps(median_steps(steps))})"
         cells += [_fmt_range(train), reached if threshold is not None and steps else "n/a"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def final_vs_best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """
+    The median best periodic evaluation and the median final model (deterministic) of one (algo, env)'s runs.
+
+    :param runs: Every run of the (algo, env), failed ones included
+    :return: ``runs`` (how many), ``best`` and ``final`` (the medians over the runs that have them, None when none
+        has), ``n_best`` and ``n_final`` (how many runs have them), and when both medians exist ``gap`` (final - best),
+        ``tolerance`` and ``within`` (see :func:`~sb3_reinforce.experiments.compare.stats.final_close_to_best`)
+    """
+    bests = [max(r["eval_returns"]) for r in runs if r.get("status") == "ok" and r.get("eval_returns")]
+    finals = [
+        r["final_eval"]["deterministic"]["mean"]
+        for r in runs
+        if r.get("status") == "ok" and (r.get("final_eval") or {}).get("deterministic", {}).get("mean") is not None
+    ]
+    row: dict[str, Any] = {
+        "runs": len(runs),
+        "n_best": len(bests),
+        "n_final": len(finals),
+        "best": float(np.median(bests)) if bests else None,
+        "final": float(np.median(finals)) if finals else None,
+    }
+    if row["best"] is not None and row["final"] is not None:
+        row["gap"], row["tolerance"], row["within"] = final_close_to_best(row["best"], row["final"])
+    return row
+
+
+def _counted(value: float | None, n_values: int, n_runs: int) -> str:
+    """A median, with how many runs it leaves out (``missing`` when it has none)."""
+    if value is None:
+        return f"missing ({n_runs} of {n_runs} runs)"
+    return _fmt(value) + (f" ({n_values} runs; {n_runs - n_values} missing)" if n_values < n_runs else "")
+
+
+def _final_vs_best_table(env_id: str, algos: list[str], runs: Runs) -> list[str]:
+    """One env's table of the median final model against the median best periodic evaluation."""
+    lines = [
+        "| algo | runs | best evaluation: median | final model, deterministic: median | final - best | tolerance | "
+        f"within {CLOSE_FRACTION:.0%} or {CLOSE_POINTS:.0f} points |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for algo in algos:
+        if (algo, env_id) not in runs:
+            continue
+        row = final_vs_best(runs[algo, env_id])
+        within = "n/a" if "within" not in row else ("yes" if row["within"] else "**no**")
+        cells = [
+            algo,
+            str(row["runs"]),
+            _counted(row["best"], row["n_best"], row["runs"]),
+            _counted(row["final"], row["n_final"], row["runs"]),
+            _fmt(row.get("gap")),
+            _fmt(row.get("tolerance")),
+            within,
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -343,13 +474,17 @@ def _missing_line(missing: list[str], total: int) -> str:
 
 def build_report(out: Path, quiet: bool = False) -> str:
     """
-    Rebuild ``results.csv``, ``summary.md`` and the plots of ``out`` from every ``result.json`` in it.
+    Rebuild ``results.csv``, ``summary.md`` and the plots of ``out`` from every ``result.json`` in it (from its
+    ``results.csv`` when it has no run folders, as the reports committed under ``docs/``).
 
     :param out: The comparison's output folder
     :param quiet: Do not print where the report is
     :return: The text of ``summary.md``
     """
     results = load_results(out)
+    from_csv = not results and (out / "results.csv").is_file()
+    if from_csv:
+        results = results_from_csv(out / "results.csv")
     meta = read_result(out / "comparison.json") or {}
     write_csv(results, out / "results.csv")
     algos = _ordered(list({r["algo"] for r in results}), meta.get("algos", []))
@@ -362,7 +497,7 @@ def build_report(out: Path, quiet: bool = False) -> str:
     n_failed = sum(r["status"] != "ok" for r in results)
 
     missing = missing_runs(meta, results)
-    lines = _header(out, meta, results, n_failed)
+    lines = _header(out, meta, results, n_failed, from_csv)
     if missing:
         lines[2:2] = [_missing_line(missing, len(results) + len(missing)), ""]
     curves: dict[str, dict[str, plots.Curve]] = {}
@@ -376,6 +511,8 @@ def build_report(out: Path, quiet: bool = False) -> str:
             *_env_table(env_id, algos, runs, ok, thresholds[env_id]),
             "",
             *_final_model_table(env_id, algos, ok, thresholds[env_id]),
+            "",
+            *_final_vs_best_table(env_id, algos, runs),
             "",
         ]
         for algo in algos:

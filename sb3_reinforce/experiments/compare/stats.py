@@ -24,6 +24,10 @@ CONFIDENCE = 0.95
 # handful of distinct samples: its "95%" interval is about the range of the runs and covers far less than 95%
 # (with 2 runs it *is* their range). Agarwal et al. (2021) study 3 to 10 runs; 5 is the least they recommend.
 MIN_RUNS_FOR_CI = 5
+# The final model is close to the best evaluation when its median return is at most this fraction of the median
+# best's magnitude, or this many return points, whichever is larger, below it
+CLOSE_FRACTION = 0.1
+CLOSE_POINTS = 50.0
 
 
 def iqm(scores: np.ndarray) -> float:
@@ -141,3 +145,17 @@ def median_steps(steps: Sequence[int | None]) -> float | None:
     values = np.array([np.inf if s is None else s for s in steps], dtype=float)
     value = float(np.median(values))
     return None if not np.isfinite(value) else value
+
+
+def final_close_to_best(best: float, final: float) -> tuple[float, float, bool]:
+    """
+    Whether the final model's median return is close to the median best evaluation: at most
+    ``max(CLOSE_FRACTION * |best|, CLOSE_POINTS)`` below it (a final model above its best counts as close).
+
+    :param best: Median over seeds of each seed's best periodic evaluation (its highest mean return)
+    :param final: Median over seeds of the final model's mean return
+    :return: (final - best, the tolerance, whether final - best >= -tolerance)
+    """
+    gap = final - best
+    tolerance = max(CLOSE_FRACTION * abs(best), CLOSE_POINTS)
+    return gap, tolerance, bool(gap >= -tolerance)
