@@ -17,6 +17,8 @@ from sb3_reinforce.zoo.hyperparams import sample_reinforce_params, sample_reinfo
 from sb3_reinforce.zoo.storage import open_storage
 from tests.cli import ROOT, default_sigint, run_module
 
+# Where the value-baseline MuJoCo line departs from the Tianshou-settings line beyond the baseline itself
+MUJOCO_VALUE_LINE_CHANGES: dict[str, dict] = {}
 
 def run(module, *args, cwd, env=None, timeout=300, check=True):
     return run_module(module, *args, cwd=cwd, env=env, timeout=timeout, check=check)
@@ -45,6 +47,17 @@ def test_shipped_configs_are_valid(config):
         assert entry.get("gamma", 1.0) == 1.0 and entry.get("baseline") is None and not entry.get("reward_to_go")
         assert not (entry.get("normalize_advantage") or entry.get("normalize_returns") or entry.get("ent_coef"))
         assert entry.get("max_grad_norm") is None
+
+
+def test_mujoco_value_line_is_the_tianshou_line_with_a_value_baseline():
+    """zoo_configs/reinforce_mujoco_value.yml: valid, and each entry is reinforce_vr's MuJoCo entry plus the baseline."""
+    path = ROOT / "zoo_configs" / "reinforce_mujoco_value.yml"
+    value_line = yaml.safe_load(path.read_text())
+    tianshou_line = yaml.safe_load((ROOT / "zoo_configs" / "reinforce_vr.yml").read_text())
+    assert len(value_line) == 9
+    for env_id, entry in value_line.items():
+        validate_entry(load_entry(path, env_id), env_id, path)
+        assert entry == {**tianshou_line[env_id], "baseline": "value", **MUJOCO_VALUE_LINE_CHANGES.get(env_id, {})}
 
 
 def test_train_enjoy_and_builtin_algo_through_the_same_command(tmp_path):
