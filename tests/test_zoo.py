@@ -20,6 +20,7 @@ from tests.cli import ROOT, default_sigint, run_module
 # Where the value-baseline MuJoCo line departs from the Tianshou-settings line beyond the baseline itself
 MUJOCO_VALUE_LINE_CHANGES: dict[str, dict] = {}
 
+
 def run(module, *args, cwd, env=None, timeout=300, check=True):
     return run_module(module, *args, cwd=cwd, env=env, timeout=timeout, check=check)
 
