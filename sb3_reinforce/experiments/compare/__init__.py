@@ -54,7 +54,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--algos",
         nargs="+",
         default=["reinforce", "a2c", "ppo"],
-        help="reinforce, reinforce_vr, or any rl-zoo algo (default: reinforce a2c ppo)",
+        help="this package's (reinforce, reinforce_vr, reinforce_lstm, reinforce_mask, reinforce_mask_lstm, ppo_mask) "
+        "or any rl-zoo algo (default: reinforce a2c ppo)",
     )
     parser.add_argument(
         "--envs", nargs="+", default=["CartPole-v1", "Acrobot-v1"], help="Gymnasium env ids (default: CartPole-v1 Acrobot-v1)"
