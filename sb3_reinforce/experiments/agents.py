@@ -42,7 +42,7 @@ AGENTS = [
     Agent("reinforce", "Acrobot-v1", 2),
     Agent("reinforce_vr", "CartPole-v1", 0),
     Agent("reinforce_vr", "Acrobot-v1", 2),
-    Agent("reinforce_vr", "Pendulum-v1", 19),
+    Agent("reinforce_vr", "Pendulum-v1", 13),
     Agent("reinforce_vr", "LunarLander-v3", 2),
     Agent("reinforce_vr", "InvertedDoublePendulum-v5", 2, MUJOCO_FLAGS),
     Agent("reinforce_lstm", "CartPoleNoVel-v1", 15),
