@@ -1,5 +1,6 @@
 """The comparison command: grid, report, wandb offline, resuming, failures, bad input (grid workers: test_cluster.py)."""
 
+import contextlib
 import json
 import os
 import re
@@ -7,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -282,3 +284,47 @@ def test_interrupted_run_leaves_no_result_and_resumes(tmp_path):
     assert len(result_files(out)) == 1
     assert [p.name for p in (out / "runs/reinforce/CartPole-v1/seed_0/zoo/reinforce").iterdir()] == ["CartPole-v1_1"]
     assert not attempt.exists()  # leftovers wiped
+
+
+def _gone(pid):
+    """True once ``pid`` has exited (a zombie left to a container's init that does not reap it counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_worker_whose_parent_is_killed_stops_training(tmp_path):
+    """SIGKILL of compare alone (not its process group): its worker interrupts the run and exits, writing no result."""
+    out = tmp_path / "cmp"
+    args = ["--algos", "reinforce", "--envs", "CartPole-v1", "--seeds", 1, "-n", 1_000_000, "--out", out, "--no-wandb"]
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sb3_reinforce.compare", *map(str, args)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    log = out / "runs/reinforce/CartPole-v1/.seed_0.local/train.log"
+    deadline = time.monotonic() + 120
+    try:
+        while not re.search(r"Using \d+ environments", log.read_text() if log.exists() else ""):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        tasks = Path(f"/proc/{process.pid}/task").iterdir()  # the worker is started from a pool thread
+        workers = [int(pid) for task in tasks for pid in (task / "children").read_text().split()]
+        assert len(workers) == 1
+        process.kill()  # the parent alone: the worker is not signalled
+        process.wait()
+        while not _gone(workers[0]):
+            assert time.monotonic() < deadline, "the worker trains on after its parent was killed"
+            time.sleep(0.2)
+        assert "interrupted: no result written" in log.read_text()
+        assert not result_files(out)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)

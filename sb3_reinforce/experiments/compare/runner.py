@@ -529,6 +529,22 @@ def _output_to(path: Path) -> Iterator[None]:
             os.close(copy)
 
 
+def _exit_with_parent(interval: float = 1.0) -> None:
+    """
+    Interrupt this worker (as SIGINT does: the run in progress writes no result) once the process that started it is
+    gone, killed without passing a signal on (``kill`` or SIGKILL of the parent alone): a worker never trains on for
+    nobody. The parent's stdin pipe closing ends an idle worker already; this covers one that is training.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def serve() -> int:
     """
     ``runner --worker``: train the runs whose ``spec.json`` paths arrive on stdin, one per line, one after another,
@@ -537,6 +553,7 @@ def serve() -> int:
     :return: 0 when stdin closes, 130 when interrupted
     """
     _handle_signals()
+    _exit_with_parent()
     reply = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # stray output between runs goes to stderr, never into the replies
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
