@@ -35,6 +35,14 @@ def compare(*args, cwd, check=True, timeout=240):
     return run_module("sb3_reinforce.compare", *args, cwd=cwd, timeout=timeout, check=check)
 
 
+def start_compare(args, cwd, **popen_kwargs):
+    """``python -m sb3_reinforce.compare ARGS`` started in the background, in a process group of its own (as a terminal
+    starts it: a Ctrl-C there reaches the whole group)."""
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "sb3_reinforce.compare", *map(str, args)]
+    return subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True, **popen_kwargs)
+
+
 def result_files(out):
     return sorted(out.glob("runs/*/*/seed_*/result.json"))
 
@@ -253,16 +261,8 @@ def test_a_worker_process_gives_the_same_result_as_a_fresh_one(tmp_path):
 def test_interrupted_run_leaves_no_result_and_resumes(tmp_path):
     out = tmp_path / "cmp"
     args = ["--algos", "reinforce", "--envs", "CartPole-v1", "--seeds", 2, "-n", 200_000, "--out", out, "--no-wandb"]
-    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sb3_reinforce.compare", *map(str, args)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # a process group, as a terminal's Ctrl-C reaches it
-        preexec_fn=default_sigint,
+    process = start_compare(
+        args, tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint
     )
     attempt = out / "runs/reinforce/CartPole-v1/.seed_0.local"  # the attempt's folder, published once finished
     log = attempt / "train.log"
@@ -300,15 +300,7 @@ def test_a_worker_whose_parent_is_killed_stops_training(tmp_path):
     """SIGKILL of compare alone (not its process group): its worker interrupts the run and exits, writing no result."""
     out = tmp_path / "cmp"
     args = ["--algos", "reinforce", "--envs", "CartPole-v1", "--seeds", 1, "-n", 1_000_000, "--out", out, "--no-wandb"]
-    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sb3_reinforce.compare", *map(str, args)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = start_compare(args, tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = out / "runs/reinforce/CartPole-v1/.seed_0.local/train.log"
     deadline = time.monotonic() + 120
     try:
