@@ -130,6 +130,20 @@ def _check_return_range(value: Any) -> None:
         raise ArgumentError("return_scaled_lr", f"return_scaled_lr must be {allowed}, got {value!r}")
 
 
+def _check_value_steps(n_value_steps: Any, baseline: Any, vf_coef: Any) -> None:
+    """``n_value_steps``: an integer >= 0; above 0 it fits the value baseline, so it needs ``baseline="value"``."""
+    if not is_integer(n_value_steps):
+        raise wrong_type("n_value_steps", n_value_steps, "an integer >= 0")
+    if n_value_steps < 0:
+        raise ArgumentError("n_value_steps", f"n_value_steps must be an integer >= 0, got {n_value_steps!r}")
+    if n_value_steps > 0 and baseline != "value":
+        message = f"n_value_steps={n_value_steps!r} fits the value baseline, which needs baseline='value', got {baseline!r}"
+        raise ArgumentError("n_value_steps", message)
+    if n_value_steps > 0 and vf_coef == 0:
+        message = f"n_value_steps={n_value_steps!r} steps on the value loss, which needs vf_coef > 0, got vf_coef=0"
+        raise ArgumentError("n_value_steps", message)
+
+
 def check_hyperparameters(
     learning_rate: Any = 3e-3,
     n_episodes: Any = 8,
@@ -144,6 +158,7 @@ def check_hyperparameters(
     ent_coef: Any = 0.0,
     ent_floor: Any = None,
     vf_coef: Any = 0.5,
+    n_value_steps: Any = 0,
     max_grad_norm: Any = None,
     target_kl: Any = None,
     max_rollout_steps: Any = None,
@@ -184,6 +199,7 @@ def check_hyperparameters(
         message = f"ent_floor={ent_floor!r} caps the entropy bonus, which needs ent_coef > 0, got ent_coef=0"
         raise ArgumentError("ent_floor", message)
     _check_number("vf_coef", vf_coef, "a number >= 0", lambda x: x >= 0)
+    _check_value_steps(n_value_steps, baseline, vf_coef)
     _check_number("max_grad_norm", max_grad_norm, "a number > 0", lambda x: x > 0, optional=True)
     _check_number("target_kl", target_kl, "a finite number > 0", lambda x: 0 < x < np.inf, optional=True)
     if max_rollout_steps is not None and not is_integer(max_rollout_steps):

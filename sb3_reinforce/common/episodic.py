@@ -65,6 +65,7 @@ class GradientPass(NamedTuple):
     :param entropy_sum: Sum of the policy's entropy over every step
     :param value_loss: The value regression loss (``baseline="value"``)
     :param below_floor: Number of steps whose entropy is below ``ent_floor`` (0 without it)
+    :param policy_free: For each parameter, whether log pi does not depend on it (the value head's own parameters)
     """
 
     pg_grad: list[th.Tensor]
@@ -75,6 +76,7 @@ class GradientPass(NamedTuple):
     entropy_sum: float
     value_loss: float
     below_floor: int = 0
+    policy_free: tuple[bool, ...] = ()
 
 
 class Chunk(NamedTuple):
@@ -227,6 +229,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         ent_coef: float = 0.0,
         ent_floor: float | None = None,
         vf_coef: float = 0.5,
+        n_value_steps: int = 0,
         max_grad_norm: float | None = None,
         target_kl: float | None = None,
         max_rollout_steps: int | None = None,
@@ -253,6 +256,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             ent_coef=ent_coef,
             ent_floor=ent_floor,
             vf_coef=vf_coef,
+            n_value_steps=n_value_steps,
             max_grad_norm=max_grad_norm,
             target_kl=target_kl,
             max_rollout_steps=max_rollout_steps,
@@ -297,6 +301,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         self.baseline = baseline
         self.normalize_advantage = bool(normalize_advantage)
         self.normalize_returns = bool(normalize_returns)
+        self.n_value_steps = int(n_value_steps)
         self.noise_scaled_lr = bool(noise_scaled_lr)
         self.noise_scale_smoothing = float(noise_scale_smoothing)
         # Moving averages of ||g_hat||^2 and tr Cov[g_hat] (noise_scaled_lr); saved with the model
@@ -575,6 +580,41 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             values = [self._chunk_values(batch, chunk) for chunk in self._chunks(batch.lengths)]
         return np.concatenate([v.flatten().cpu().numpy() for v in values])
 
+    def _fit_value(self, batch: EpisodeBatch, targets: np.ndarray, value_params: list[th.nn.Parameter]) -> None:
+        """
+        ``n_value_steps``: after the update's step, ``n_value_steps`` more optimizer steps on the value loss alone,
+
+            vf_coef * (1/N) sum_t (V(s_t) - G_t)^2,
+
+        moving only ``value_params``, the parameters log pi does not depend on (a feature extractor or LSTM shared with
+        the policy stays), at the schedule's learning rate (Spinning Up's VPG fits its value function with 80 such steps
+        per update). The policy is not changed. This batch's weights were computed before, from V fitted on earlier
+        batches only, and the V fitted here baselines later batches, which it does not depend on: the estimate stays
+        unbiased.
+
+        :param batch: The episodes
+        :param targets: The value targets G_t (:meth:`_value_targets`)
+        :param value_params: The parameters to move
+        """
+        self._update_learning_rate(self.policy.optimizer)  # the scaled-lr factors are for the policy's step
+        targets_t = th.as_tensor(targets, dtype=th.float32, device=self.device)
+        moving = {id(p) for p in value_params}
+        value_loss = 0.0
+        for _ in range(self.n_value_steps):
+            self.policy.optimizer.zero_grad(set_to_none=True)
+            value_loss = 0.0
+            for chunk in self._chunks(batch.lengths):
+                values = self._chunk_values(batch, chunk).flatten()
+                loss = self.vf_coef * ((values - targets_t[chunk.start : chunk.end]) ** 2).sum() / len(targets)
+                loss.backward()
+                value_loss += loss.item()
+            for p in self.policy.parameters():
+                if id(p) not in moving:
+                    p.grad = None  # the optimizer skips parameters without a gradient (Adam's moments too)
+            self.policy.optimizer.step()
+        self.policy.optimizer.zero_grad(set_to_none=True)
+        self.logger.record("train/value_fit_loss", value_loss / self.vf_coef)
+
     def _entropy_bonus(self, entropy: th.Tensor) -> th.Tensor:
         """
         The sum over the given steps of the entropy the bonus ``ent_coef`` rewards: sum_t H(pi(.|s_t)), or with
@@ -612,7 +652,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
         params = [p for p in self.policy.parameters() if p.requires_grad]
         pg_grad = [th.zeros_like(p) for p in params]
         group_sq_norms, policy_loss, aux_loss, entropy_sum, value_loss = 0.0, 0.0, 0.0, 0.0, 0.0
-        below_floor = 0
+        below_floor, reached = 0, [False] * len(params)
         ep_starts = np.concatenate(([0], np.cumsum(batch.lengths)))
         groups = np.array_split(np.arange(m), min(m, VARIANCE_GROUPS))
         for group in groups:
@@ -629,9 +669,10 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
                     chunk_aux = chunk_aux + self.vf_coef * chunk_value_loss
                     value_loss += chunk_value_loss.item()
                 grads = th.autograd.grad(pg_loss, params, retain_graph=has_aux, allow_unused=True)
-                for acc, grad in zip(group_grad, grads):
+                for i, (acc, grad) in enumerate(zip(group_grad, grads)):
                     if grad is not None:
                         acc += grad
+                        reached[i] = True
                 if has_aux:
                     chunk_aux.backward()
                     aux_loss += float(chunk_aux.item())
@@ -642,7 +683,10 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             group_sq_norms += sum(float((m * g).pow(2).sum()) for g in group_grad) / len(group)
             for acc, g in zip(pg_grad, group_grad):
                 acc += g
-        return GradientPass(pg_grad, group_sq_norms, len(groups), policy_loss, aux_loss, entropy_sum, value_loss, below_floor)
+        policy_free = tuple(not r for r in reached)
+        return GradientPass(
+            pg_grad, group_sq_norms, len(groups), policy_loss, aux_loss, entropy_sum, value_loss, below_floor, policy_free
+        )
 
     def train(self) -> None:
         """
@@ -703,6 +747,9 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             self.policy.optimizer.step()
         else:
             self._kl_bounded_step(batch, params)
+        if self.n_value_steps > 0:
+            assert targets is not None  # n_value_steps needs baseline="value" (checked)
+            self._fit_value(batch, targets, [p for p, free in zip(params, result.policy_free) if free])
         if self.return_rms is not None:
             self.return_rms.update(raw_returns)
         self._n_updates += 1

@@ -75,6 +75,11 @@ class REINFORCE(EpisodicPolicyGradient):
         ``ent_coef > 0``. Opt-in: it changes the objective, like ``ent_coef``.
     :param vf_coef: Value loss coefficient (``baseline="value"`` only): adds
         ``vf_coef * mean_t (V(s_t) - G_t)^2`` to the loss
+    :param n_value_steps: 0 (default) or a number of extra optimizer steps per update on the value loss alone
+        (``baseline="value"`` only), after the update's step, moving only the parameters the policy does not use
+        (:meth:`sb3_reinforce.common.episodic.EpisodicPolicyGradient._fit_value`; Spinning Up's VPG takes 80). The
+        policy still takes one step per batch; the weights of a batch come from the value fitted on earlier batches,
+        so the estimate stays unbiased.
     :param max_grad_norm: Clip the gradient to this global norm; None (default) for no clipping
     :param target_kl: None (default) or a bound on each step's KL(pi_old || pi_new), estimated on the batch's own
         actions (:func:`sb3_reinforce.common.episodic.approx_kl`): the step (after any clipping) is halved until the

@@ -84,6 +84,8 @@ class MaskableRecurrentREINFORCE(MaskableREINFORCE, RecurrentREINFORCE):
         else moves it, without the bias of a full entropy bonus while the policy still explores. Needs
         ``ent_coef > 0``. Opt-in: it changes the objective, like ``ent_coef``.
     :param vf_coef: Value loss coefficient (``baseline="value"`` only)
+    :param n_value_steps: 0 (default) or a number of extra optimizer steps per update on the value loss alone
+        (``baseline="value"`` only), moving only the parameters the policy does not use (see :class:`sb3_reinforce.REINFORCE`)
     :param max_grad_norm: Clip the gradient to this global norm; None (default) for no clipping
     :param target_kl: None (default) or a bound on each step's KL(pi_old || pi_new), estimated on the batch's own
         actions (:func:`sb3_reinforce.common.episodic.approx_kl`): the step (after any clipping) is halved until the

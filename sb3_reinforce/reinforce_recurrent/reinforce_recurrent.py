@@ -79,6 +79,8 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
         else moves it, without the bias of a full entropy bonus while the policy still explores. Needs
         ``ent_coef > 0``. Opt-in: it changes the objective, like ``ent_coef``.
     :param vf_coef: Value loss coefficient (``baseline="value"`` only)
+    :param n_value_steps: 0 (default) or a number of extra optimizer steps per update on the value loss alone
+        (``baseline="value"`` only), moving only the parameters the policy does not use (see :class:`sb3_reinforce.REINFORCE`)
     :param max_grad_norm: Clip the gradient to this global norm; None (default) for no clipping
     :param target_kl: None (default) or a bound on each step's KL(pi_old || pi_new), estimated on the batch's own
         actions (:func:`sb3_reinforce.common.episodic.approx_kl`): the step (after any clipping) is halved until the
@@ -128,6 +130,7 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
         ent_coef: float = 0.0,
         ent_floor: float | None = None,
         vf_coef: float = 0.5,
+        n_value_steps: int = 0,
         max_grad_norm: float | None = None,
         target_kl: float | None = None,
         max_rollout_steps: int | None = None,
@@ -160,6 +163,7 @@ class RecurrentREINFORCE(EpisodicPolicyGradient):
             ent_coef=ent_coef,
             ent_floor=ent_floor,
             vf_coef=vf_coef,
+            n_value_steps=n_value_steps,
             max_grad_norm=max_grad_norm,
             target_kl=target_kl,
             max_rollout_steps=max_rollout_steps,
