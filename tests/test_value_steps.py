@@ -84,12 +84,12 @@ def test_value_steps_move_only_what_the_policy_does_not_use(algo, policy, policy
     steps; the policy's parameters (a shared LSTM included) end identical, the value's own differ."""
 
     def one_update(n_value_steps):
-        if not isinstance(env, str):
-            image_env = env()
-            image_env.observation_space.seed(0)  # the fake image env draws its observations from its space
+        train_env = env if isinstance(env, str) else env()
+        if not isinstance(train_env, str):
+            train_env.observation_space.seed(0)  # the fake image env draws its observations from its space
         model = algo(
             policy,
-            env if isinstance(env, str) else image_env,
+            train_env,
             n_episodes=2,
             baseline="value",
             n_value_steps=n_value_steps,

@@ -65,7 +65,7 @@ class GradientPass(NamedTuple):
     :param entropy_sum: Sum of the policy's entropy over every step
     :param value_loss: The value regression loss (``baseline="value"``)
     :param below_floor: Number of steps whose entropy is below ``ent_floor`` (0 without it)
-    :param policy_free: For each parameter, whether log pi does not depend on it (the value head's own parameters)
+    :param in_policy: For each parameter, whether log pi depends on it (False: the value head's own parameters)
     """
 
     pg_grad: list[th.Tensor]
@@ -76,7 +76,7 @@ class GradientPass(NamedTuple):
     entropy_sum: float
     value_loss: float
     below_floor: int = 0
-    policy_free: tuple[bool, ...] = ()
+    in_policy: tuple[bool, ...] = ()
 
 
 class Chunk(NamedTuple):
@@ -580,39 +580,39 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             values = [self._chunk_values(batch, chunk) for chunk in self._chunks(batch.lengths)]
         return np.concatenate([v.flatten().cpu().numpy() for v in values])
 
-    def _fit_value(self, batch: EpisodeBatch, targets: np.ndarray, value_params: list[th.nn.Parameter]) -> None:
+    def _value_loss(self, values: th.Tensor, targets: th.Tensor, chunk: Chunk, n_steps: int) -> th.Tensor:
+        """The value regression loss of one chunk's steps, (1/N) sum_t (V(s_t) - G_t)^2 over the batch's N steps."""
+        return ((values.flatten() - targets[chunk.start : chunk.end]) ** 2).sum() / n_steps
+
+    def _fit_value(self, batch: EpisodeBatch, targets: np.ndarray, policy_params: list[th.nn.Parameter]) -> None:
         """
         ``n_value_steps``: after the update's step, ``n_value_steps`` more optimizer steps on the value loss alone,
 
             vf_coef * (1/N) sum_t (V(s_t) - G_t)^2,
 
-        moving only ``value_params``, the parameters log pi does not depend on (a feature extractor or LSTM shared with
-        the policy stays), at the schedule's learning rate (Spinning Up's VPG fits its value function with 80 such steps
-        per update). The policy is not changed. This batch's weights were computed before, from V fitted on earlier
+        moving only the parameters log pi does not depend on (a feature extractor or LSTM shared with the policy, among
+        ``policy_params``, stays), at the schedule's learning rate (Spinning Up's VPG fits its value function with 80
+        such steps per update). The policy is not changed. This batch's weights were computed before, from V fitted on earlier
         batches only, and the V fitted here baselines later batches, which it does not depend on: the estimate stays
         unbiased.
 
         :param batch: The episodes
         :param targets: The value targets G_t (:meth:`_value_targets`)
-        :param value_params: The parameters to move
+        :param policy_params: The parameters log pi depends on, which stay
         """
         self._update_learning_rate(self.policy.optimizer)  # the scaled-lr factors are for the policy's step
         targets_t = th.as_tensor(targets, dtype=th.float32, device=self.device)
-        moving = {id(p) for p in value_params}
         value_loss = 0.0
         for _ in range(self.n_value_steps):
             self.policy.optimizer.zero_grad(set_to_none=True)
             value_loss = 0.0
             for chunk in self._chunks(batch.lengths):
-                values = self._chunk_values(batch, chunk).flatten()
-                loss = self.vf_coef * ((values - targets_t[chunk.start : chunk.end]) ** 2).sum() / len(targets)
+                loss = self.vf_coef * self._value_loss(self._chunk_values(batch, chunk), targets_t, chunk, len(targets))
                 loss.backward()
                 value_loss += loss.item()
-            for p in self.policy.parameters():
-                if id(p) not in moving:
-                    p.grad = None  # the optimizer skips parameters without a gradient (Adam's moments too)
+            for p in policy_params:
+                p.grad = None  # the optimizer skips parameters without a gradient (Adam's moments too)
             self.policy.optimizer.step()
-        self.policy.optimizer.zero_grad(set_to_none=True)
         self.logger.record("train/value_fit_loss", value_loss / self.vf_coef)
 
     def _entropy_bonus(self, entropy: th.Tensor) -> th.Tensor:
@@ -665,7 +665,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
                 chunk_aux = -self.ent_coef * self._entropy_bonus(entropy) / n_steps
                 if targets_t is not None:
                     assert values is not None
-                    chunk_value_loss = ((values.flatten() - targets_t[start:end]) ** 2).sum() / n_steps
+                    chunk_value_loss = self._value_loss(values, targets_t, chunk, n_steps)
                     chunk_aux = chunk_aux + self.vf_coef * chunk_value_loss
                     value_loss += chunk_value_loss.item()
                 grads = th.autograd.grad(pg_loss, params, retain_graph=has_aux, allow_unused=True)
@@ -683,9 +683,8 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             group_sq_norms += sum(float((m * g).pow(2).sum()) for g in group_grad) / len(group)
             for acc, g in zip(pg_grad, group_grad):
                 acc += g
-        policy_free = tuple(not r for r in reached)
         return GradientPass(
-            pg_grad, group_sq_norms, len(groups), policy_loss, aux_loss, entropy_sum, value_loss, below_floor, policy_free
+            pg_grad, group_sq_norms, len(groups), policy_loss, aux_loss, entropy_sum, value_loss, below_floor, tuple(reached)
         )
 
     def train(self) -> None:
@@ -749,7 +748,7 @@ class EpisodicPolicyGradient(OnPolicyAlgorithm):
             self._kl_bounded_step(batch, params)
         if self.n_value_steps > 0:
             assert targets is not None  # n_value_steps needs baseline="value" (checked)
-            self._fit_value(batch, targets, [p for p, free in zip(params, result.policy_free) if free])
+            self._fit_value(batch, targets, [p for p, used in zip(params, result.in_policy) if used])
         if self.return_rms is not None:
             self.return_rms.update(raw_returns)
         self._n_updates += 1
