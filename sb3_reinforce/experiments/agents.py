@@ -43,7 +43,7 @@ AGENTS = [
     Agent("reinforce_vr", "CartPole-v1", 0),
     Agent("reinforce_vr", "Acrobot-v1", 2),
     Agent("reinforce_vr", "Pendulum-v1", 13),
-    Agent("reinforce_vr", "LunarLander-v3", 2),
+    Agent("reinforce_vr", "LunarLander-v3", 17),
     Agent("reinforce_vr", "InvertedDoublePendulum-v5", 2, MUJOCO_FLAGS),
     Agent("reinforce_lstm", "CartPoleNoVel-v1", 15),
 ]
